@@ -1,0 +1,146 @@
+"""``main.py batch INPUT [INPUT ...] --style STYLE [--style STYLE ...] -o OUT_DIR``: many images.
+
+Goes on past unreadable inputs (exit 2 at the end), resumes from the manifest in OUT_DIR when run
+again, and stops within one iteration on Ctrl-C (exit 130) without writing the current image.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from cli.common import (
+    EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, ProgressPrinter, add_settings_options, interrupt_flag, say,
+    settings_from_args,
+)
+
+
+def add_parser(subparsers) -> None:
+    from engine.batch import DEFAULT_TEMPLATE, EXTENSIONS
+
+    parser = subparsers.add_parser(
+        "batch", help="stylize many images or whole folders",
+        description="Stylize images and folders of images. Running the same command again resumes: "
+        "images already done with the same settings are skipped.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="images and/or folders of images")
+    parser.add_argument("--style", action="append", required=True, dest="styles", metavar="STYLE",
+                        help="style image; repeat for a blend of several")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
+                        help="output folder (created if needed; holds the manifest impasto-batch.json)")
+    parser.add_argument("--template", default=DEFAULT_TEMPLATE, metavar="NAME",
+                        help="output file name with fields {stem} {style} {ext} {index} {date}; may name "
+                        "subfolders of OUT_DIR (default %(default)s)")
+    parser.add_argument("--format", dest="extension", choices=EXTENSIONS, default="png",
+                        help="{ext}: png, jpg, tif, webp, or 'same' as the input where Impasto can write it "
+                        "(else png) (default png)")
+    parser.add_argument("-r", "--recursive", action="store_true",
+                        help="include subfolders; their structure is mirrored under OUT_DIR")
+    parser.add_argument("--dry-run", action="store_true", help="list each input, its output and state, then exit")
+    add_settings_options(parser)
+    parser.set_defaults(command=run)
+
+
+def run(args) -> int:
+    from engine import batch
+
+    settings = settings_from_args(args, styles=args.styles)
+    options = batch.BatchOptions(
+        output_dir=args.output, template=args.template, extension=args.extension,
+        recursive=args.recursive, quality=args.quality,
+    )
+    if args.dry_run:
+        return _dry_run(batch.plan_batch(args.inputs, settings, options))
+    report = _BatchReport()
+    with interrupt_flag() as stop:
+        try:
+            summary = batch.run_batch(
+                args.inputs, settings, options, on_plan=report.plan, on_item=report.item,
+                on_progress=report.progress, should_stop=stop.is_set,
+            )
+        except batch.BatchStopped as exc:
+            report.close()
+            report.summary(exc.summary)
+            say(f"impasto: {exc}")
+            return EXIT_BAD_INPUT
+        finally:
+            report.close()
+    report.summary(summary)
+    if summary.interrupted:
+        say("Interrupted: the current image was not written; run the same command again to resume.")
+        return EXIT_INTERRUPTED
+    return EXIT_BAD_INPUT if summary.failed else EXIT_OK
+
+
+def _dry_run(plan) -> int:
+    for item in plan.items:
+        detail = f" ({item.reason})" if item.reason else ""
+        _out(f"{item.state:8} {item.source} -> {item.output or '-'}{detail}")
+    _out(f"{len(plan.pending)} to do, {plan.count('skipped')} already done, {plan.count('failed')} failing")
+    return EXIT_OK
+
+
+def _out(line: str) -> None:
+    if sys.stdout is not None:
+        print(line, flush=True)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class _BatchReport:
+    """Per-item lines and a progress bar for the item being worked on (stderr); summary on stdout."""
+
+    def __init__(self):
+        self.positions: dict[int, int] = {}
+        self.count = 0
+        self.printer: ProgressPrinter | None = None
+
+    def plan(self, plan) -> None:
+        pending = plan.pending
+        self.positions = {item.index: position for position, item in enumerate(pending, 1)}
+        self.count = len(pending)
+        say(
+            f"Batch of {len(plan.items)} image(s) into {plan.output_dir}: {len(pending)} to do, "
+            f"{plan.count('skipped')} already done, {plan.count('failed')} unreadable"
+        )
+        for item in plan.items:
+            if item.state == "failed":
+                say(f"failed  {item.source}: {item.reason}")
+
+    def item(self, item) -> None:
+        tag = f"[{self.positions.get(item.index, '?')}/{self.count}]"
+        if item.state == "running":
+            self.close()
+            self.printer = ProgressPrinter(label=f"{tag} {item.name} ")
+        elif item.state == "done":
+            self.close()
+            say(f"{tag} done    {item.source} -> {item.output} ({item.seconds:.1f} s)")
+        elif item.state == "failed":
+            self.close()
+            say(f"{tag} failed  {item.source}: {item.reason}")
+
+    def progress(self, progress) -> None:
+        if self.printer is None:
+            return
+        self.printer.label = (
+            f"[{progress.position}/{progress.count}] {progress.name} "
+            f"(batch {progress.fraction:.0%}, {_duration(progress.eta)} left) "
+        )
+        self.printer(progress.step)
+
+    def close(self) -> None:
+        if self.printer is not None:
+            self.printer.close()
+            self.printer = None
+
+    def summary(self, summary) -> None:
+        _out(f"Batch: {summary.line()} in {_duration(summary.seconds)} -> {summary.output_dir}")
