@@ -14,9 +14,12 @@ from cli.common import (
 )
 
 
-def add_parser(subparsers) -> None:
-    from engine.batch import DEFAULT_TEMPLATE, EXTENSIONS
+# The same as engine.batch's (a test checks); repeated so that --help does not import torch.
+DEFAULT_TEMPLATE = "{stem}_{style}.{ext}"
+EXTENSIONS = ("png", "jpg", "tif", "webp", "same")
 
+
+def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "batch", help="stylize many images or whole folders",
         description="Stylize images and folders of images. Running the same command again resumes: "
@@ -84,22 +87,13 @@ def _out(line: str) -> None:
         print(line, flush=True)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "estimating"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
-
-
 class _BatchReport:
     """Per-item lines and a progress bar for the item being worked on (stderr); summary on stdout."""
 
     def __init__(self):
+        from engine.batch import format_duration
+
+        self.duration = format_duration
         self.positions: dict[int, int] = {}
         self.count = 0
         self.printer: ProgressPrinter | None = None
@@ -131,10 +125,9 @@ class _BatchReport:
     def progress(self, progress) -> None:
         if self.printer is None:
             return
-        self.printer.label = (
-            f"[{progress.position}/{progress.count}] {progress.name} "
-            f"(batch {progress.fraction:.0%}, {_duration(progress.eta)} left) "
-        )
+        left = f"{self.duration(progress.eta)} left" if progress.eta is not None else "estimating"
+        tag = f"[{progress.position}/{progress.count}]"
+        self.printer.label = f"{tag} {progress.name} (batch {progress.fraction:.0%}, {left}) "
         self.printer(progress.step)
 
     def close(self) -> None:
@@ -143,4 +136,4 @@ class _BatchReport:
             self.printer = None
 
     def summary(self, summary) -> None:
-        _out(f"Batch: {summary.line()} in {_duration(summary.seconds)} -> {summary.output_dir}")
+        _out(f"Batch: {summary.line()} in {self.duration(summary.seconds)} -> {summary.output_dir}")

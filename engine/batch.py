@@ -291,9 +291,7 @@ def scan_inputs(inputs: Iterable, output_dir, recursive: bool = False):
         path = Path(raw).expanduser().absolute()
         if _is_dir(path):
             if _key(path) == out_key:
-                raise BatchError(
-                    f"The output folder {path} is also an input folder; choose another (a new subfolder is fine)."
-                )
+                continue  # refused by plan_batch; scanning it would take outputs for inputs
             entries = _scan_folder(path, out_key, recursive, problems)
         elif os.path.lexists(path):
             entries = [(path, PurePosixPath())]
@@ -361,7 +359,8 @@ class _Manifest:
         except FileNotFoundError:
             return cls(folder)
         except (OSError, UnicodeDecodeError) as exc:
-            raise BatchError(f"Cannot read the batch manifest {path}: {getattr(exc, 'strerror', None) or exc}.") from None
+            reason = getattr(exc, "strerror", None) or exc
+            raise BatchError(f"Cannot read the batch manifest {path}: {reason}.") from None
         damaged = BatchError(
             f"The batch manifest {path} is damaged; rename or delete it to start this folder afresh."
         )
@@ -456,18 +455,7 @@ def plan_batch(inputs: Iterable, settings: TransferSettings, options: BatchOptio
     Reads the output folder's manifest but writes nothing. Items whose input cannot be read get
     state "failed" with the reason; items done before with the same settings "skipped".
     """
-    options.validate()
-    settings = settings.replace(
-        content="",
-        styles=[str(Path(style).expanduser().absolute()) for style in settings.styles],
-        init_image=str(Path(settings.init_image).expanduser().absolute()) if settings.init_image else "",
-    )
-    settings.validate(need_images=False)
-    if settings.active_style_layers() and not settings.styles:
-        raise SettingsError("No style image given.")
-    out = Path(options.output_dir).expanduser().absolute()
-    if os.path.exists(out) and not _is_dir(out):
-        raise BatchError(f"The output folder {out} is a file, not a folder.")
+    settings, out = _checked(inputs, settings, options)
     found, problems = scan_inputs(inputs, out, options.recursive)
     manifest = _Manifest.load(out)
     created = manifest.created or _now()
@@ -480,6 +468,29 @@ def plan_batch(inputs: Iterable, settings: TransferSettings, options: BatchOptio
     for path, reason in problems:
         items.append(BatchItem(index=len(items) + 1, source=path, state=FAILED, reason=reason))
     return BatchPlan(settings, options, items, digest, created, manifest)
+
+
+def _checked(inputs, settings: TransferSettings, options: BatchOptions) -> tuple[TransferSettings, Path]:
+    """(the batch's settings with absolute paths, the output folder), or the error that stops it."""
+    options.validate()
+    settings = settings.replace(
+        content="",
+        styles=[str(Path(style).expanduser().absolute()) for style in settings.styles],
+        init_image=str(Path(settings.init_image).expanduser().absolute()) if settings.init_image else "",
+    )
+    settings.validate(need_images=False)
+    if settings.active_style_layers() and not settings.styles:
+        raise SettingsError("No style image given.")
+    out = Path(options.output_dir).expanduser().absolute()
+    if os.path.lexists(out) and not _is_dir(out):
+        raise BatchError(f"The output folder {out} is a file, not a folder.")
+    out_key = _key(out)
+    for raw in inputs:
+        if _key(raw) == out_key and _is_dir(Path(raw).expanduser()):
+            raise BatchError(
+                f"The output folder {out} is also an input folder; choose another (a new subfolder is fine)."
+            )
+    return settings, out
 
 
 def _named_items(found, settings, options, date) -> list[BatchItem]:
@@ -565,8 +576,7 @@ def run_batch(
     the current item is not written and stays to do. Raises BatchStopped when the batch cannot
     go on (full disk, output folder not writable), BatchError/SettingsError before it starts.
     """
-    options.validate()
-    out = Path(options.output_dir).expanduser().absolute()
+    _, out = _checked(inputs, settings, options)  # before anything is written
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -800,6 +810,19 @@ class _Runner:
         )
 
 
+def format_duration(seconds: float | None) -> str:
+    """"12 s", "3 min 05 s", "1 h 20 min"; "estimating" while unknown."""
+    if seconds is None:
+        return "estimating"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def read_manifest(output_dir) -> dict | None:
     """The manifest of ``output_dir`` as a dict (for tools and tests), or None when there is none."""
     path = Path(output_dir) / MANIFEST_NAME
@@ -811,6 +834,6 @@ def read_manifest(output_dir) -> dict | None:
 __all__ = [
     "BatchError", "BatchItem", "BatchOptions", "BatchPlan", "BatchProgress", "BatchStopped", "BatchSummary",
     "DEFAULT_TEMPLATE", "EXTENSIONS", "MANIFEST_NAME", "PauseGate", "STATES", "TEMPLATE_FIELDS",
-    "check_template", "plan_batch", "read_manifest", "render_name", "run_batch", "scan_inputs",
+    "check_template", "format_duration", "plan_batch", "read_manifest", "render_name", "run_batch", "scan_inputs",
     "settings_hash",
 ]

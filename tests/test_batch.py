@@ -129,6 +129,9 @@ def test_output_folder_as_input_refused(tmp_path, settings):
     picture(tmp_path / "in" / "a.png")
     with pytest.raises(BatchError, match="also an input folder"):
         plan_batch([tmp_path / "in"], settings, options(tmp_path / "in"))
+    with pytest.raises(BatchError, match="also an input folder"):
+        run_batch([tmp_path / "in"], settings, options(tmp_path / "in"))
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["a.png"]  # nothing written there
 
 
 def test_recursion_mirrors_folders_and_skips_outputs(tmp_path, settings):
@@ -374,6 +377,12 @@ def test_earlier_batch_outputs_are_kept(tmp_path, settings, style):
 def cli_args(inputs, style, out, *extra) -> list[str]:
     return ["batch", *map(str, inputs), "--style", str(style), "-o", str(out), "--size", "32",
             "--iterations", "2", "--device", "cpu", *extra]
+
+
+def test_cli_defaults_match_the_engine():
+    from cli import batch as cli_batch
+
+    assert (cli_batch.DEFAULT_TEMPLATE, cli_batch.EXTENSIONS) == (batch.DEFAULT_TEMPLATE, batch.EXTENSIONS)
 
 
 def test_cli_exit_codes_and_summary(mixed_folder, tmp_path, style, capsys):
