@@ -121,7 +121,7 @@ class ProgressPrinter:
         self.last_line = 0.0
 
     def __call__(self, progress) -> None:
-        if self.stream is None or progress.total == 0:
+        if self.stream is None or progress.phase != "optimising":
             return
         done = progress.iteration / progress.total
         eta = f"{progress.eta:.0f}s left" if progress.eta is not None else "estimating"

@@ -217,9 +217,8 @@ class _Run:
                 self._prepare_targets(side)
                 optimizer = self._optimizer(x)  # the old curvature history belongs to the old objective
             optimizer.step(lambda: self._closure(x, optimizer))
-            if self.settings.optimizer == "adam":
-                with torch.no_grad():
-                    x.clamp_(0, 1)
+            with torch.no_grad():  # keep pixels displayable; L-BFGS copes with this projection
+                x.clamp_(0, 1)
             self.done_iterations += 1
             self.done_work += w * h
             self._report("optimising", scale, w, h, x)
@@ -324,6 +323,7 @@ def run(
 ) -> TransferResult:
     """Stylize ``settings.content`` with ``settings.styles`` (or the images passed in)."""
     settings.validate(need_images=content is None)
+    devices.resolve_device(settings.device)  # a missing GPU fails before any image is read
     report = on_step or (lambda progress: None)
     report(Progress(phase="loading", total=settings.total_iterations(), scales=len(settings.scale_sizes())))
     content_image = content if content is not None else images.load_image(settings.content)

@@ -1,0 +1,104 @@
+"""The command line: stylize end to end, exit codes, one-line errors, nothing written on failure."""
+
+import hashlib
+import subprocess
+import sys
+
+import pytest
+
+import main
+from engine import images
+from tests.conftest import ROOT
+from tests.helpers import content_image, style_image
+
+FAST = ["--size", "32", "--iterations", "3", "--device", "cpu"]
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    content, style = tmp_path / "photo.jpg", tmp_path / "paint ing é.png"
+    content_image().save(content, quality=95)
+    style_image().save(style)
+    return content, style
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_stylize_writes_image_with_recipe(inputs, tmp_path, capsys):
+    content, style = inputs
+    out = tmp_path / "out" / "result.webp"
+    assert main.cli(["stylize", str(content), str(style), "-o", str(out), *FAST, "--style-weight", "20"]) == 0
+    assert "Wrote" in capsys.readouterr().err
+    recipe = images.read_recipe(out)
+    assert recipe["style_weight"] == 20.0 and recipe["content"] == str(content)
+    assert max(images.load_image(out).size) == 32
+    assert [p.name for p in out.parent.iterdir()] == ["result.webp"]  # no temp file left
+
+
+def test_preset_and_flags_combine(inputs, tmp_path):
+    content, style = inputs
+    out = tmp_path / "r.png"
+    assert main.cli(["stylize", str(content), str(style), "-o", str(out), *FAST, "--preset", "Fine texture",
+                     "--style-layers", "relu1_1=2,relu2_1"]) == 0
+    recipe = images.read_recipe(out)
+    assert recipe["style_layers"] == {"relu1_1": 2.0, "relu2_1": 1.0}
+    assert recipe["style_scale"] == 0.6  # from the preset
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda c, s, t: [str(t / "missing.jpg"), str(s), "-o", str(t / "o.png")], "not found"),
+    (lambda c, s, t: [str(c), str(s), "-o", str(c)], "Refusing to overwrite the input"),
+    (lambda c, s, t: [str(c), str(s), "-o", str(t / "o.gif")], "unknown file type"),
+    (lambda c, s, t: [str(c), str(s), "-o", str(t / "o.png"), "--size", "4"], "size must be between"),
+    (lambda c, s, t: [str(c), str(s), "-o", str(t / "o.png"), "--style-layers", "relu7_1=1"], "unknown VGG19 layer"),
+    (lambda c, s, t: [str(c), str(s), "-o", str(t / "o.png"), "--style-weights", "1", "2"], "2 style weights"),
+    (lambda c, s, t: [str(c), str(s), "-o", str(t / "o.png"), "--preset", "nope"], "No preset"),
+    (lambda c, s, t: [str(c), str(s), "-o", str(t / "o.png"), "--device", "cuda:3"], "CUDA is not available"),
+    (lambda c, s, t: [str(c), str(t / "fake.jpg"), "-o", str(t / "o.png")], "fake.jpg"),
+    (lambda c, s, t: [str(c)], "required"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(inputs, tmp_path, capsys, make_args, message):
+    content, style = inputs
+    (tmp_path / "fake.jpg").write_text("this is not a JPEG")
+    before = {p.name: digest(p) for p in tmp_path.iterdir() if p.is_file()}
+    # The fast flags come first so that the case's own flags win.
+    code = main.cli(["stylize", "--size", "32", "--iterations", "2", *make_args(content, style, tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    after = {p.name: digest(p) for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before  # inputs byte-identical, nothing new written
+
+
+def test_real_process_exit_codes_and_selftest(inputs, tmp_path):
+    content, style = inputs
+    bad = subprocess.run([sys.executable, "main.py", "stylize", str(content), str(tmp_path / "nope.png"),
+                          "-o", str(tmp_path / "o.png")], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    selftest = subprocess.run([sys.executable, "main.py", "--selftest"], cwd=ROOT, capture_output=True, text=True)
+    assert selftest.returncode == 0, selftest.stderr
+    assert "selftest ok" in selftest.stderr
+
+
+def test_interrupt_writes_nothing_and_exits_130(inputs, tmp_path, monkeypatch):
+    from cli import common
+
+    content, style = inputs
+    out = tmp_path / "o.png"
+
+    class PressedCtrlC:
+        def __enter__(self):
+            import threading
+
+            event = threading.Event()
+            event.set()
+            return event
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr("cli.stylize.interrupt_flag", PressedCtrlC)
+    assert main.cli(["stylize", str(content), str(style), "-o", str(out), *FAST]) == common.EXIT_INTERRUPTED
+    assert not out.exists()

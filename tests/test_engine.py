@@ -1,0 +1,229 @@
+"""The engine on real weights and tiny images: losses, stopping, seeds, steering, colours."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from engine import color, images, losses, transfer
+from engine.errors import OutOfMemoryError
+from engine.settings import RELU_LAYERS, TransferSettings
+from engine.vgg import VGGFeatures, conv_shapes
+from engine.weights import load_weights
+from tests.helpers import content_image, style_image
+from tests.conftest import ROOT
+
+TINY = dict(size=40, start_size=40, iterations=6, device="cpu", precision="fp32", preview_interval_ms=0)
+
+
+def tiny_settings(**changes) -> TransferSettings:
+    return TransferSettings(**{**TINY, **changes})
+
+
+def stylize(settings, **kw):
+    steps = []
+    result = transfer.run(settings, on_step=steps.append, content=content_image(), styles=[style_image()], **kw)
+    return result, [s for s in steps if s.phase == "optimising"]
+
+
+def gram_distance(image, style, layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1")) -> float:
+    """Style distance as the engine measures it: the style at the output's long side."""
+    model = VGGFeatures(load_weights(), "relu4_1")
+    style = images.resize_long_side(style, max(image.size))
+    with torch.no_grad():
+        a = model(images.pil_to_tensor(image), layers)
+        b = model(images.pil_to_tensor(style), layers)
+    return sum(float(losses.relative_error(losses.gram_matrix(a[n]), losses.gram_matrix(b[n]))) for n in layers)
+
+
+def layout_similarity(a, b) -> float:
+    """Correlation of the coarse brightness layout (12x10 cells) of two images."""
+    def cells(image):
+        return color.luminance(images.pil_to_tensor(image.resize((12, 10), Image.BOX))).flatten()
+
+    return float(torch.corrcoef(torch.stack([cells(a), cells(b)]))[0, 1])
+
+
+def test_engine_does_not_import_qt():
+    code = "import sys, engine, engine.transfer, engine.images, engine.settings; print('PySide6' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_feature_shapes_per_layer():
+    model = VGGFeatures(load_weights())
+    feats = model(torch.rand(1, 3, 48, 64), RELU_LAYERS)
+    channels = dict(conv_shapes())
+    for name in RELU_LAYERS:
+        block = int(name[4])
+        scale = 2 ** (block - 1)
+        expected = (1, channels[name.replace("relu", "conv")][0], -(-48 // scale), -(-64 // scale))
+        assert tuple(feats[name].shape) == expected, name
+
+
+def test_network_stops_at_deepest_layer_in_use():
+    model = VGGFeatures(load_weights(), "relu2_1")
+    assert model.names[-1] == "relu2_1"
+    assert len([n for n in model.names if n.startswith("conv")]) == 3
+
+
+def test_losses_fall_and_style_distance_falls_while_content_stays():
+    content, style = content_image(96, 80), style_image(96)
+    settings = tiny_settings(size=48, start_size=48, iterations=12)
+    steps = []
+    result = transfer.run(settings, on_step=steps.append, content=content, styles=[style])
+    steps = [s for s in steps if s.phase == "optimising"]
+    assert steps[-1].loss < steps[0].loss
+    assert steps[-1].style_loss < 0.5 * steps[0].style_loss
+    photo = content.resize(result.image.size, Image.LANCZOS)
+    assert gram_distance(result.image, style) < 0.5 * gram_distance(photo, style)
+    # The photo's layout survives: far closer to it than the painting's layout is.
+    assert layout_similarity(result.image, photo) > 0.8
+    assert layout_similarity(style.resize(photo.size), photo) < 0.5
+
+
+def test_progress_reports_eta_scales_and_previews():
+    settings = tiny_settings(size=48, start_size=34, iterations=3, preview_interval_ms=60_000)
+    result, steps = stylize(settings)
+    assert [s.iteration for s in steps] == list(range(1, 7))
+    assert {s.scale for s in steps} == {0, 1} and steps[-1].scales == 2
+    assert steps[-1].eta == pytest.approx(0, abs=1e-6) and steps[0].eta > 0
+    previews = [s for s in steps if s.preview is not None]
+    # The first frame comes at once; then a 60 s interval lets only each scale's last frame through.
+    assert [s.iteration for s in previews] == [1, 3, 6]
+    assert max(result.image.size) == 48
+
+
+def test_stop_within_one_iteration():
+    stop = []
+    steps = []
+
+    def on_step(progress):
+        steps.append(progress)
+        if progress.iteration == 3:
+            stop.append(True)  # the user presses Stop while iteration 3 is reported
+
+    result = transfer.run(tiny_settings(iterations=50), on_step=on_step, should_stop=lambda: bool(stop),
+                          content=content_image(), styles=[style_image()])
+    assert result.stopped
+    assert result.iterations == 3
+    assert result.image.size == (40, 33)
+
+
+def test_stop_before_the_first_iteration_returns_the_content():
+    result = transfer.run(tiny_settings(), should_stop=lambda: True, content=content_image(), styles=[style_image()])
+    assert result.stopped and result.iterations == 0
+
+
+def test_same_seed_same_image_on_cpu():
+    settings = tiny_settings(init="noise", seed=7, iterations=3)
+    first, _ = stylize(settings)
+    second, _ = stylize(settings)
+    other, _ = stylize(settings.replace(seed=8))
+    assert first.image.tobytes() == second.image.tobytes()
+    assert first.image.tobytes() != other.image.tobytes()
+
+
+def test_steering_changes_weights_mid_run():
+    steering = transfer.Steering()
+    settings = tiny_settings(iterations=6)
+    seen = []
+
+    def on_step(progress):
+        if progress.phase != "optimising":
+            return
+        seen.append(progress)
+        if progress.iteration == 2:
+            steering.update(settings.replace(style_weight=0.0, tv_weight=0.0))
+
+    transfer.run(settings, on_step=on_step, steering=steering, content=content_image(), styles=[style_image()])
+    early, late = seen[1], seen[-1]
+    assert early.loss == pytest.approx(settings.content_weight * early.content_loss
+                                       + settings.style_weight * early.style_loss
+                                       + settings.tv_weight * early.tv_loss, rel=1e-4)
+    assert late.loss == pytest.approx(settings.content_weight * late.content_loss, rel=1e-4)
+
+
+def test_steering_can_add_a_layer_that_was_off():
+    steering = transfer.Steering()
+    settings = tiny_settings(style_layers={"relu1_1": 1.0}, iterations=4)
+
+    def on_step(progress):
+        if progress.iteration == 1:
+            steering.update(settings.replace(style_layers={"relu1_1": 1.0, "relu4_1": 1.0}))
+
+    result = transfer.run(settings, on_step=on_step, steering=steering,
+                          content=content_image(), styles=[style_image()])
+    assert result.iterations == 4 and not result.stopped
+    assert "relu4_1" in result.settings.style_layers
+
+
+def test_luminance_mode_keeps_content_colours():
+    result, _ = stylize(tiny_settings(preserve_colors="luminance"))
+    out = color.rgb_to_yiq(images.pil_to_tensor(result.image))[:, 1:]
+    content = color.rgb_to_yiq(images.pil_to_tensor(content_image().resize(result.image.size)))[:, 1:]
+    assert (out - content).abs().mean() < 0.02
+
+
+def test_colour_matching_gives_style_the_content_statistics():
+    style = images.pil_to_tensor(style_image())
+    content = images.pil_to_tensor(content_image())
+    matched = color.match_colors(style, content)
+    def gap(image):  # distance of colour mean and covariance to the content's
+        pixels, target = image[0].reshape(3, -1), content[0].reshape(3, -1)
+        return float((pixels.mean(1) - target.mean(1)).norm() + (pixels.cov() - target.cov()).norm())
+
+    assert gap(matched) < 0.2 * gap(style)
+    result, steps = stylize(tiny_settings(preserve_colors="match"))
+    assert steps[-1].style_loss < steps[0].style_loss
+
+
+def test_blend_weights_pick_styles():
+    plain = style_image()
+    other = style_image().rotate(90)
+    base = tiny_settings(iterations=2, styles=["a", "b"])
+    one, _ = stylize(base.replace(styles=["a"]))
+    weighted = transfer.run(base.replace(style_blend=[1.0, 0.0]), content=content_image(), styles=[plain, other])
+    assert one.image.tobytes() == weighted.image.tobytes()
+
+
+def test_adam_keeps_pixels_in_range():
+    result, steps = stylize(tiny_settings(optimizer="adam", learning_rate=0.05, iterations=8))
+    assert steps[-1].loss < steps[0].loss
+    assert result.image.mode == "RGB"
+
+
+def test_bf16_autocast_runs_and_losses_fall():
+    result, steps = stylize(tiny_settings(precision="bf16", iterations=6))
+    assert steps[-1].loss < steps[0].loss
+
+
+def test_size_that_cannot_fit_names_a_smaller_one(monkeypatch):
+    from engine import devices
+
+    monkeypatch.setattr(devices, "free_memory", lambda device: 200 * 2**20)
+    with pytest.raises(OutOfMemoryError) as info:
+        transfer.run(tiny_settings(size=2048, start_size=2048), content=content_image(400, 300),
+                     styles=[style_image()])
+    assert info.value.suggested_size < 2048
+    assert f"try {info.value.suggested_size} px" in str(info.value)
+    assert devices.estimate_bytes(*(int(info.value.suggested_size * f) for f in (0.75, 1))) < 200 * 2**20
+
+
+def test_out_of_memory_during_a_run_becomes_a_clear_error(monkeypatch):
+    calls = []
+    original = transfer._Run._closure
+
+    def exploding(self, x, optimizer):
+        calls.append(1)
+        if len(calls) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(self, x, optimizer)
+
+    monkeypatch.setattr(transfer._Run, "_closure", exploding)
+    with pytest.raises(OutOfMemoryError) as info:
+        stylize(tiny_settings(size=48, start_size=34, iterations=2))
+    assert info.value.suggested_size == 34
+    assert "\n" not in str(info.value)

@@ -1,0 +1,90 @@
+"""TransferSettings: validation with clear messages, JSON round-trip, presets, the scale schedule."""
+
+import json
+
+import pytest
+
+from engine.errors import SettingsError
+from engine.settings import LOOK_FIELDS, TransferSettings, list_presets, load_preset, save_user_preset
+
+
+def test_json_round_trip_keeps_every_field():
+    settings = TransferSettings(content="a.jpg", styles=["b.jpg", "c.png"], style_blend=[2, 1], size=300,
+                                style_layers={"relu1_1": 0.5}, seed=None, preserve_colors="match")
+    again = TransferSettings.from_json(settings.to_json())
+    assert again == settings
+    assert again.style_blend == [2.0, 1.0] and isinstance(again.style_blend[0], float)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"size": 5}, "size must be between"),
+    ({"iterations": 0}, "iterations must be at least 1"),
+    ({"style_weight": -1}, "style_weight must be a finite number"),
+    ({"content_weight": float("nan")}, "content_weight must be a finite number"),
+    ({"optimizer": "sgd"}, "optimizer must be one of"),
+    ({"style_layers": {"relu9_9": 1}}, "unknown VGG19 layer 'relu9_9'"),
+    ({"content_layers": {}, "style_layers": {}}, "At least one content or style layer"),
+    ({"device": "tpu"}, "device must be"),
+    ({"style_blend": [1, 2, 3]}, "3 style weights for 1 style image"),
+    ({"init": "image"}, "no init_image"),
+    ({"styles": []}, "No style image given"),
+    ({"content": ""}, "No content image given"),
+])
+def test_validation_messages_are_one_clear_line(changes, message):
+    settings = TransferSettings(content="c.jpg", styles=["s.jpg"]).replace(**changes)
+    with pytest.raises(SettingsError, match=message) as info:
+        settings.validate()
+    assert "\n" not in str(info.value)
+
+
+def test_bad_json_and_unknown_keys():
+    with pytest.raises(SettingsError, match="not valid JSON"):
+        TransferSettings.from_json("{size: 3")
+    with pytest.raises(SettingsError, match="Unknown setting"):
+        TransferSettings.from_dict({"colour": 1})
+    assert TransferSettings.from_dict({"colour": 1, "size": 64}, strict=False).size == 64
+    with pytest.raises(SettingsError, match="whole number"):
+        TransferSettings.from_dict({"size": 12.5})
+
+
+def test_scale_schedule_steps_by_root_two():
+    assert TransferSettings(size=512, start_size=256).scale_sizes() == [256, 362, 512]
+    assert TransferSettings(size=2048, start_size=256).scale_sizes()[-3:] == [1024, 1448, 2048]
+    assert TransferSettings(size=200, start_size=256).scale_sizes() == [200]
+    settings = TransferSettings(size=512, start_size=256, iterations=10)
+    assert settings.total_iterations() == 30
+
+
+def test_builtin_presets_and_user_preset_round_trip():
+    presets = list_presets()
+    assert {"Gatys default", "Fine texture", "Bold strokes"} <= set(presets)
+    assert load_preset("Gatys default").look() == TransferSettings().look()
+    fine = load_preset("Fine texture")
+    assert "relu5_1" not in fine.style_layers and fine.style_scale < 1
+
+    mine = TransferSettings(style_weight=42.0, style_layers={"relu2_1": 3.0}, content="x.jpg")
+    path = save_user_preset("My look", mine)
+    stored = json.loads(path.read_text())
+    assert set(stored) == set(LOOK_FIELDS)  # looks only: never paths
+    base = TransferSettings(content="photo.jpg", styles=["p.jpg"])
+    restored = load_preset("My look", base)
+    assert restored.style_weight == 42.0 and restored.style_layers == {"relu2_1": 3.0}
+    assert restored.content == "photo.jpg"
+
+
+def test_preset_errors_are_clear(tmp_path):
+    with pytest.raises(SettingsError, match="No preset 'nope'"):
+        load_preset("nope")
+    broken = tmp_path / "broken.json"
+    broken.write_text("[1, 2")
+    with pytest.raises(SettingsError, match="cannot be read"):
+        load_preset(str(broken))
+    with pytest.raises(SettingsError, match="preset name"):
+        save_user_preset("../escape", TransferSettings())
+
+
+def test_blend_weights_are_normalised():
+    settings = TransferSettings(styles=["a", "b"], style_blend=[3, 1])
+    assert settings.blend_weights() == [0.75, 0.25]
+    assert TransferSettings(styles=["a", "b"]).blend_weights() == [0.5, 0.5]
+    assert settings.blend_weights(count=1) == [1.0]
