@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import settings as settings_for_hypothesis
+from hypothesis import strategies as st
 from PIL import Image
 
 from engine import batch, images
@@ -98,6 +101,19 @@ def test_template_escape_refused(template, tmp_path, settings):
         batch.check_template(template)
     with pytest.raises(BatchError, match="outside the output folder"):
         plan_batch([tmp_path], settings, options(tmp_path / "out", template=template))
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab./\\:C{}_-~ ")) , max_size=14),
+       st.text(alphabet=st.sampled_from(list("ab./\\: ")), min_size=1, max_size=6))
+@settings_for_hypothesis(max_examples=300, deadline=None)
+def test_accepted_names_stay_inside_the_output_folder(template, stem):
+    """Whatever a template or a file name holds, an accepted name resolves inside the folder."""
+    try:
+        name = batch.render_name(template + ".{ext}", stem=stem, style="s", ext="png", index=1, date="d")
+    except BatchError:
+        return
+    out = Path("/srv/out")
+    assert os.path.normpath(out / name).startswith(str(out) + os.sep)
 
 
 @pytest.mark.parametrize("template, message", [
