@@ -1,0 +1,63 @@
+"""Jobs the window hands to a WorkerHost: everything that touches pixels runs in them, never on
+the GUI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtGui import QImage
+
+from engine import images, transfer
+from engine.settings import TransferSettings
+from engine.transfer import TransferResult
+from engine.worker import pil_to_qimage
+
+
+@dataclass
+class ContentFrame:
+    """The content photo at the output size, emitted before the run starts (the "before")."""
+
+    image: QImage
+
+
+@dataclass
+class RunOutcome:
+    result: TransferResult
+    image: QImage  # the result, converted in the worker
+    alpha: Image.Image | None  # the content's transparency, put back on save
+    exif: bytes | None  # the content's EXIF, carried into the saved file
+
+
+@dataclass
+class SavedFile:
+    path: Path
+
+
+def stylize_job(settings: TransferSettings):
+    """Load the content (alpha and EXIF kept aside for saving), show it, then run the transfer."""
+
+    def job(task) -> RunOutcome:
+        content, alpha = images.load_image_with_alpha(settings.content)
+        exif, _ = images.read_metadata(settings.content)
+        task.emit(ContentFrame(pil_to_qimage(images.resize_long_side(content, settings.size))))
+        result = transfer.run(settings, task.report, task.should_stop, task.steering, content=content)
+        return RunOutcome(result, pil_to_qimage(result.image), alpha, exif)
+
+    return job
+
+
+def save_job(outcome: RunOutcome, path, quality: int):
+    """Save a result atomically with its recipe, never over one of its inputs."""
+    settings = outcome.result.settings
+
+    def job(task) -> SavedFile:
+        saved = images.save_image(
+            outcome.result.image, path, recipe=settings.recipe(), quality=quality,
+            inputs=[settings.content, *settings.styles, settings.init_image],
+            alpha=outcome.alpha, exif=outcome.exif,
+        )
+        return SavedFile(saved)
+
+    return job

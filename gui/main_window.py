@@ -1,0 +1,634 @@
+"""The main window: a "Stylize" tab (inputs, live preview, look and settings) plus the batch and
+explorer panels, menus and shortcuts. It never computes: runs and saves go to WorkerHosts."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
+    QSizePolicy, QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget,
+)
+
+from engine import images
+from engine.errors import ImpastoError, SettingsError
+from engine.settings import TransferSettings
+from engine.transfer import Progress
+from engine.worker import WorkerHost
+from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
+from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job
+from gui.layer_table import LookPanel
+from gui.preview import PreviewPanel
+from gui.settings_panel import SettingsPanel
+from gui.state import AppState
+
+OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.jfif *.tif *.tiff *.webp *.bmp *.gif);;All files (*)"
+SAVE_FILTERS = {
+    "PNG image (*.png)": ".png",
+    "JPEG image (*.jpg *.jpeg)": ".jpg",
+    "TIFF image (*.tif *.tiff)": ".tif",
+    "WebP image (*.webp)": ".webp",
+}
+STATUS_MS = 8000
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}" if minutes else f"{secs} s"
+
+
+def frame_text(progress: Progress) -> str:
+    width, height = progress.size
+    return (
+        f"Scale {progress.scale + 1}/{progress.scales} · {width}×{height} px · "
+        f"iteration {progress.iteration}/{progress.total}"
+    )
+
+
+def loss_text(progress: Progress) -> str:
+    return (
+        f"loss {progress.loss:.4g}  (content {progress.content_loss:.3g} · "
+        f"style {progress.style_loss:.3g} · TV {progress.tv_loss:.3g})"
+    )
+
+
+def suggested_size(message: str) -> int | None:
+    """The size an out-of-memory message suggests ("... try 362 px ...")."""
+    found = re.search(r"try (\d+) px", message)
+    return int(found.group(1)) if found else None
+
+
+class MainWindow(QMainWindow):
+    run_finished = Signal(object)  # RunOutcome of a finished or stopped run
+    saved = Signal(str)  # path of a file just written
+
+    def __init__(self, state: AppState | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Impasto")
+        self.setAcceptDrops(True)
+        self.state = state if state is not None else AppState()
+        self.host = WorkerHost(self)  # style-transfer runs
+        self.io_host = WorkerHost(self)  # saving, so a save never waits for (or stops) a run
+        self.panels: list[QWidget] = []
+        self.outcome: RunOutcome | None = None
+        self._save_path: str | None = None
+        self._base = TransferSettings()  # fields without a widget (style scale, pooling, ...)
+        self.shutdown_clean: bool | None = None
+        self._build_stylize_tab()
+        self._build_actions()
+        self._build_menus()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.stylize_tab, "Stylize")
+        self.setCentralWidget(self.tabs)
+        self._add_panels()
+        self._connect_workers()
+        self._restore()
+        self._set_running(False)
+
+    # ================================================================== layout
+    def _build_stylize_tab(self) -> None:
+        self.content_pane = ContentPane()
+        self.style_pane = StylePane()
+        inputs = QWidget()
+        inputs_layout = QVBoxLayout(inputs)
+        inputs_layout.addWidget(self.content_pane, 2)
+        inputs_layout.addWidget(self.style_pane, 3)
+        inputs.setMinimumWidth(210)
+
+        self.preview = PreviewPanel()
+        self.preview.view.setAcceptDrops(False)  # drops on the preview go to the window
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.addWidget(self.preview, 1)
+        centre_layout.addLayout(self._build_run_bar())
+
+        self.look_panel = LookPanel(self.current_settings)
+        self.settings_panel = SettingsPanel()
+        look_box = QGroupBox("Look")
+        QVBoxLayout(look_box).addWidget(self.look_panel)
+        settings_box = QGroupBox("Settings")
+        QVBoxLayout(settings_box).addWidget(self.settings_panel)
+        controls = QWidget()
+        controls_layout = QVBoxLayout(controls)
+        controls_layout.addWidget(look_box, 1)
+        controls_layout.addWidget(settings_box)
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+
+        self.splitter = QSplitter(Qt.Horizontal)
+        for index, widget in enumerate((inputs, centre, scroll)):
+            self.splitter.addWidget(widget)
+            self.splitter.setCollapsible(index, False)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([260, 700, 360])
+        self.stylize_tab = self.splitter
+
+        self.content_pane.files_dropped.connect(self._on_content_dropped)
+        self.content_pane.drop_failed.connect(lambda m: self._warn("Cannot use the dropped data", m))
+        self.content_pane.open_requested.connect(self.open_content_dialog)
+        self.style_pane.files_dropped.connect(self._on_styles_dropped)
+        self.style_pane.drop_failed.connect(lambda m: self._warn("Cannot use the dropped data", m))
+        self.style_pane.add_requested.connect(self.add_styles_dialog)
+        self.style_pane.blend_changed.connect(self._on_blend_changed)
+        self.look_panel.look_changed.connect(self._steer)
+        self.look_panel.preset_applied.connect(self._on_preset_applied)
+        self.look_panel.message.connect(lambda m: self._warn("Preset", m))
+        self.settings_panel.steerable_changed.connect(self._steer)
+
+    def _build_run_bar(self) -> QVBoxLayout:
+        self.start_button = QToolButton()
+        self.stop_button = QToolButton()
+        for button in (self.start_button, self.stop_button):
+            button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+            button.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setTextVisible(True)
+        self.loss_label = QLabel(" ")
+        self.loss_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        row = QHBoxLayout()
+        row.addWidget(self.start_button)
+        row.addWidget(self.stop_button)
+        row.addWidget(self.progress_bar, 1)
+        layout = QVBoxLayout()
+        layout.addLayout(row)
+        layout.addWidget(self.loss_label)
+        return layout
+
+    def _build_actions(self) -> None:
+        icon = self.style().standardIcon
+        self.open_action = self._action("&Open Content…", self.open_content_dialog, QKeySequence.Open)
+        self.add_styles_action = self._action("&Add Style Images…", self.add_styles_dialog, "Ctrl+Shift+O")
+        self.restore_action = self._action("&Restore Settings from Image…", self.restore_from_dialog)
+        self.save_action = self._action("&Save", self.save, QKeySequence.Save)
+        self.save_as_action = self._action("Save &As…", self.save_as, QKeySequence.SaveAs)
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.Quit)
+        self.start_action = self._action("&Start", self.start, "Ctrl+Return")
+        self.start_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.start_action.setIcon(icon(QStyle.SP_MediaPlay))
+        self.start_action.setToolTip("Start stylizing (Ctrl+Return)")
+        self.stop_action = self._action("S&top", self.stop, "Esc")
+        self.stop_action.setIcon(icon(QStyle.SP_MediaStop))
+        self.stop_action.setToolTip("Stop after the current iteration (Esc); the image so far can be saved")
+        self.fit_action = self._action("&Fit in View", self.preview.view.zoom_fit, "Ctrl+0")
+        self.actual_action = self._action("&Actual Pixels (1:1)", self.preview.view.zoom_actual, "Ctrl+1")
+        self.start_button.setDefaultAction(self.start_action)
+        self.stop_button.setDefaultAction(self.stop_action)
+
+    def _action(self, text: str, slot: Callable, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda checked=False: slot())
+        self.addAction(action)  # shortcuts work even while the menu bar is hidden
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        file_menu.addAction(self.add_styles_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction(self.restore_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        run_menu = bar.addMenu("&Run")
+        run_menu.addAction(self.start_action)
+        run_menu.addAction(self.stop_action)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.fit_action)
+        view_menu.addAction(self.actual_action)
+
+    def _add_panels(self) -> None:
+        settings_source = self.current_settings
+        for module_name, class_name, title in (
+            ("gui.batch_panel", "BatchPanel", "Batch"),
+            ("gui.explorer_panel", "ExplorerPanel", "Explorer"),
+        ):
+            try:
+                module = __import__(module_name, fromlist=[class_name])
+            except ModuleNotFoundError as exc:
+                if exc.name != module_name:
+                    raise
+                continue
+            panel = getattr(module, class_name)(settings_source, self)
+            self.panels.append(panel)
+            self.tabs.addTab(panel, title)
+
+    # ================================================================== settings
+    def current_settings(self) -> TransferSettings:
+        """Everything the Stylize tab shows, as one TransferSettings (not validated)."""
+        settings = self._base.replace(
+            content=self.content_pane.path,
+            styles=self.style_pane.paths(),
+            style_blend=self.style_pane.blends(),
+        )
+        return self.settings_panel.apply_to(self.look_panel.apply_to(settings))
+
+    def apply_settings(self, settings: TransferSettings, with_images: bool = True) -> None:
+        """Show ``settings`` in every widget; with ``with_images``, also its content and styles
+        (those whose files still exist)."""
+        self._base = settings
+        self.look_panel.load(settings)
+        self.settings_panel.load(settings)
+        if with_images:
+            self._restore_images(settings)
+
+    def _restore_images(self, settings: TransferSettings) -> None:
+        problems = []
+        if settings.content:
+            try:
+                self.content_pane.set_image(settings.content)
+            except ImpastoError as exc:
+                problems.append(str(exc))
+        styles = [p for p in settings.styles if os.path.isfile(p)]
+        problems += [f"Image not found: {Path(p).name}" for p in settings.styles if p not in styles]
+        blends = settings.style_blend if len(settings.style_blend) == len(settings.styles) else []
+        blend_of = dict(zip(settings.styles, blends))
+        if styles:
+            self.style_pane.clear()
+        for path in styles:
+            try:
+                self.style_pane.add_image(path, blend_of.get(path, 1.0))
+            except ImpastoError as exc:
+                problems.append(str(exc))
+        if problems:
+            self.show_status("; ".join(problems))
+
+    def _on_preset_applied(self, settings: TransferSettings) -> None:
+        self._base = settings
+        self.settings_panel.load(settings)
+        self.show_status("Preset applied")
+
+    # ================================================================== inputs
+    def load_content(self, path: str, remember: bool = True) -> bool:
+        try:
+            self.content_pane.set_image(path)
+        except ImpastoError as exc:
+            self._warn("Cannot open the content image", str(exc))
+            return False
+        if remember:
+            self.state.add_recent("content", path)
+            self.state.set_last_folder("content", path)
+        return True
+
+    def add_styles(self, paths: list[str]) -> int:
+        """Add each readable image; one message lists those that are not. Returns how many were added."""
+        problems = []
+        for path in paths:
+            try:
+                self.style_pane.add_image(path)
+            except ImpastoError as exc:
+                problems.append(str(exc))
+                continue
+            self.state.add_recent("style", path)
+            self.state.set_last_folder("style", path)
+        if problems:
+            self._warn("Cannot add style image", "\n".join(problems))
+        return len(paths) - len(problems)
+
+    def _on_content_dropped(self, paths: list[str]) -> None:
+        if self.offer_recipe(paths[0]):
+            return
+        self.load_content(paths[0])
+        if len(paths) > 1:
+            self.show_status("Only the first dropped image is used as content; drop the others on Style")
+
+    def _on_styles_dropped(self, paths: list[str]) -> None:
+        if len(paths) == 1 and self.offer_recipe(paths[0]):
+            return
+        self.add_styles(paths)
+
+    def dragEnterEvent(self, event):
+        if can_accept(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        """A drop outside the panes: restore a recipe, or else use the image as content."""
+        try:
+            paths = dropped_paths(event.mimeData())
+        except ImpastoError as exc:
+            self._warn("Cannot use the dropped data", str(exc))
+            return
+        if not paths:
+            return
+        event.acceptProposedAction()
+        self._on_content_dropped(paths)
+
+    def offer_recipe(self, path: str) -> bool:
+        """If ``path`` is an Impasto image, ask whether to restore its settings. True when they
+        were restored (or the question was answered and the drop is handled)."""
+        try:
+            recipe = images.read_recipe(path)
+        except ImpastoError:
+            return False  # not readable: the caller reports it when it tries to load the image
+        if recipe is None:
+            return False
+        answer = QMessageBox.question(
+            self, "Restore settings?",
+            f"{Path(path).name} was made with Impasto.\n\nRestore the settings it was made with?\n"
+            "(No: use it as an image instead.)",
+        )
+        if answer != QMessageBox.Yes:
+            return False
+        self.restore_recipe(recipe, Path(path).name)
+        return True
+
+    def restore_recipe(self, recipe: dict, source: str) -> bool:
+        try:
+            settings = TransferSettings.from_dict(recipe, strict=False).validate(need_images=False)
+        except (ImpastoError, TypeError, ValueError) as exc:
+            self._warn("Cannot restore settings", f"The recipe in {source} is not usable: {exc}")
+            return False
+        self.apply_settings(settings)
+        self.show_status(f"Settings restored from {source}")
+        return True
+
+    # --- dialogs --------------------------------------------------------------------------
+    def _folder(self, kind: str) -> str:
+        return self.state.last_folder(kind) or self.state.last_folder("content") or str(Path.home())
+
+    def open_content_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open content photo", self._folder("content"), OPEN_FILTER)
+        if path:
+            self.load_content(path)
+
+    def add_styles_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add style images", self._folder("style"), OPEN_FILTER)
+        if paths:
+            self.add_styles(paths)
+
+    def restore_from_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Restore settings from an Impasto image", self._folder("save"), OPEN_FILTER
+        )
+        if not path:
+            return
+        try:
+            recipe = images.read_recipe(path)
+        except ImpastoError as exc:
+            self._warn("Cannot restore settings", str(exc))
+            return
+        if recipe is None:
+            self._warn("Cannot restore settings", f"{Path(path).name} holds no Impasto settings.")
+            return
+        self.restore_recipe(recipe, Path(path).name)
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        recent = self.state.recent_files()
+        for role, title in (("content", "Content"), ("style", "Style")):
+            entries = [path for kind, path in recent if kind == role]
+            if entries:
+                menu.addSection(title)
+            for path in entries:
+                action = menu.addAction(Path(path).name)
+                action.setToolTip(path)
+                action.setStatusTip(path)
+                action.triggered.connect(lambda checked=False, r=role, p=path: self.open_recent(r, p))
+        if not recent:
+            menu.addAction("No recent files").setEnabled(False)
+            return
+        menu.addSeparator()
+        menu.addAction("Clear Recent", self.state.clear_recent)
+
+    def open_recent(self, role: str, path: str) -> None:
+        if role == "content":
+            self.load_content(path)
+        else:
+            self.add_styles([path])
+
+    # ================================================================== running
+    @property
+    def busy(self) -> bool:
+        return self.host.busy
+
+    def start(self) -> bool:
+        if self.host.busy:
+            return False
+        settings = self.current_settings()
+        if settings.seed is None:  # "Random": pick one now so the recipe can reproduce the run
+            settings = settings.replace(seed=random.randrange(2**31))
+        try:
+            settings.validate()
+        except ImpastoError as exc:
+            self.show_status(f"Cannot start: {exc}")
+            return False
+        self.state.save_settings(settings)
+        self.outcome = None
+        self._save_path = None
+        self.preview.view.clear()
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setFormat("Loading…")
+        self.loss_label.setText(" ")
+        self.host.submit(stylize_job(settings))
+        self._set_running(True)
+        self.show_status("Loading images and the network…")
+        return True
+
+    def stop(self) -> None:
+        if self.host.busy:
+            self.host.stop()
+            self.show_status("Stopping after this iteration…")
+
+    def _steer(self) -> None:
+        """Hand the new weights to the running optimisation (it picks them up next iteration)."""
+        if not self.host.busy:
+            return
+        settings = self.current_settings()
+        try:
+            settings.validate(need_images=False)
+        except SettingsError as exc:
+            self.show_status(f"Not applied to the running job: {exc}")
+            return
+        self.host.steer(settings)
+        self.show_status("New weights applied to the running optimisation")
+
+    def _on_blend_changed(self) -> None:
+        if self.host.busy:  # the engine's Steering carries look fields only, not the style blend
+            self.show_status("Style blend weights apply at the next Start")
+
+    def _connect_workers(self) -> None:
+        self.host.progress.connect(self._on_progress)
+        self.host.preview.connect(self._on_preview)
+        self.host.partial.connect(self._on_partial)
+        self.host.finished.connect(self._on_finished)
+        self.host.failed.connect(self._on_failed)
+        self.io_host.finished.connect(self._on_saved)
+        self.io_host.failed.connect(lambda message: self._warn("Could not save", message))
+
+    def _on_progress(self, progress: Progress) -> None:
+        if progress.phase == "loading":
+            return
+        if progress.phase == "preparing":
+            self.progress_bar.setRange(0, max(1, progress.total))
+            self.progress_bar.setValue(progress.iteration)
+            self.progress_bar.setFormat(f"Preparing scale {progress.scale + 1}/{progress.scales}…")
+            return
+        self.progress_bar.setRange(0, max(1, progress.total))
+        self.progress_bar.setValue(progress.iteration)
+        eta = f"{format_duration(progress.eta)} left" if progress.eta is not None else "estimating…"
+        self.progress_bar.setFormat(f"%p%  ·  {eta}")
+        self.loss_label.setText(loss_text(progress))
+
+    def _on_preview(self, frame, progress: Progress) -> None:
+        self.preview.show_frame(frame, frame_text(progress))
+
+    def _on_partial(self, payload) -> None:
+        if isinstance(payload, ContentFrame):
+            self.preview.show_content(payload.image)
+            self.show_status("Optimising… (the table, balance and smoothness steer the running job)")
+
+    def _on_finished(self, outcome) -> None:
+        if isinstance(outcome, RunOutcome):
+            self.outcome = outcome
+        self._set_running(False)
+        if not isinstance(outcome, RunOutcome):
+            return
+        result = outcome.result
+        width, height = result.image.size
+        self.preview.show_frame(outcome.image, f"Result · {width}×{height} px · {result.iterations} iterations")
+        self.progress_bar.setFormat("Stopped at %p%" if result.stopped else "Done")
+        if not result.stopped:
+            self.progress_bar.setValue(self.progress_bar.maximum())
+        verb = "Stopped after" if result.stopped else "Done:"
+        self.show_status(
+            f"{verb} {result.iterations} iterations in {format_duration(result.seconds)} — Save As keeps it"
+        )
+        self.run_finished.emit(outcome)
+
+    def _on_failed(self, message: str) -> None:
+        self._set_running(False)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Failed")
+        self.show_status(message)
+        size = suggested_size(message) if message.startswith("Out of memory") else None
+        if size is None:
+            QMessageBox.warning(self, "Stylizing failed", message)
+            return
+        answer = QMessageBox.question(
+            self, "Out of memory", f"{message}\n\nSet the output size to {size} px?"
+        )
+        if answer == QMessageBox.Yes:
+            self.settings_panel.size.setValue(size)
+            self.settings_panel.start_size.setValue(min(self.settings_panel.start_size.value(), size))
+
+    def _set_running(self, running: bool) -> None:
+        self.start_action.setEnabled(not running)
+        self.stop_action.setEnabled(running)
+        has_result = self.outcome is not None
+        self.save_action.setEnabled(has_result)
+        self.save_as_action.setEnabled(has_result)
+
+    # ================================================================== saving
+    def save(self) -> None:
+        if self._save_path:
+            self.save_to(self._save_path)
+        else:
+            self.save_as()
+
+    def save_as(self) -> None:
+        if self.outcome is None:
+            self.show_status("Nothing to save yet: start a run first")
+            return
+        suffix = self.state.save_suffix()
+        settings = self.outcome.result.settings
+        stem = Path(settings.content).stem or "impasto"
+        if settings.styles:
+            stem += f"-{Path(settings.styles[0]).stem}"
+        folder = self.state.last_folder("save") or str(Path(settings.content).parent)
+        chosen = next(name for name, s in SAVE_FILTERS.items() if s == suffix)
+        path, selected = QFileDialog.getSaveFileName(
+            self, "Save As", os.path.join(folder, stem + suffix), ";;".join(SAVE_FILTERS), chosen
+        )
+        if not path:
+            return
+        if Path(path).suffix.lower() not in images.SUPPORTED_SUFFIXES:
+            path += SAVE_FILTERS.get(selected, ".png")
+        self.save_to(path)
+
+    def save_to(self, path: str) -> bool:
+        """Write the last result to ``path`` in the worker (atomic, recipe embedded)."""
+        if self.outcome is None:
+            self.show_status("Nothing to save yet: start a run first")
+            return False
+        settings = self.outcome.result.settings
+        quality = self.settings_panel.quality.value()
+        try:
+            images.check_output_path(path, [settings.content, *settings.styles, settings.init_image], quality)
+        except ImpastoError as exc:
+            self._warn("Cannot save", str(exc))
+            return False
+        self.io_host.submit(save_job(self.outcome, path, quality))
+        self.show_status(f"Saving {Path(path).name}…")
+        return True
+
+    def _on_saved(self, saved) -> None:
+        if not isinstance(saved, SavedFile):
+            return
+        path = str(saved.path)
+        self._save_path = path
+        self.state.set_last_folder("save", path)
+        self.state.set_save_suffix(".jpg" if saved.path.suffix.lower() == ".jpeg" else
+                                   ".tif" if saved.path.suffix.lower() == ".tiff" else saved.path.suffix.lower())
+        self.show_status(f"Saved {path}")
+        self.saved.emit(path)
+
+    # ================================================================== messages
+    def show_status(self, message: str) -> None:
+        self.statusBar().showMessage(message, STATUS_MS)
+
+    def _warn(self, title: str, message: str) -> None:
+        self.show_status(message.splitlines()[0])
+        QMessageBox.warning(self, title, message)
+
+    # ================================================================== state
+    def _restore(self) -> None:
+        geometry = self.state.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1320, 860)
+        window_state = self.state.window_state()
+        if window_state is not None:
+            self.restoreState(window_state)
+        splitter = self.state.splitter_state()
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        self.settings_panel.quality.setValue(self.state.quality())
+        self.apply_settings(self.state.settings())
+        for problem in self.state.problems:
+            self.show_status(problem)
+
+    def remember(self) -> None:
+        self.state.save_window(self.saveGeometry(), self.saveState(), self.splitter.saveState())
+        self.state.save_settings(self.current_settings())
+        self.state.set_quality(self.settings_panel.quality.value())
+        self.state.sync()
+
+    def closeEvent(self, event):
+        self.remember()
+        results = [self.host.shutdown(), self.io_host.shutdown()]
+        for panel in self.panels:
+            result = panel.shutdown()
+            results.append(result if isinstance(result, bool) else True)
+        self.shutdown_clean = all(results)
+        event.accept()

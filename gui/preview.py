@@ -1,0 +1,215 @@
+"""The live preview: the current frame, fit or 1:1 zoom, panning, and a before/after split
+with the content photo."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QFrame, QGraphicsLineItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout,
+    QLabel, QSlider, QToolButton, QVBoxLayout, QWidget,
+)
+
+ZOOM_STEP = 1.25
+MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+
+
+class _ClippedPixmapItem(QGraphicsPixmapItem):
+    """A pixmap drawn only on the left ``fraction`` of its width (the "before" side)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fraction = 0.0
+
+    def paint(self, painter, option, widget=None):
+        if self.fraction <= 0:
+            return
+        bounds = self.boundingRect()
+        painter.save()
+        painter.setClipRect(QRectF(bounds.left(), bounds.top(), bounds.width() * self.fraction, bounds.height()))
+        super().paint(painter, option, widget)
+        painter.restore()
+
+
+class PreviewView(QGraphicsView):
+    """Shows the result; the content photo covers its left part when comparing."""
+
+    zoom_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHints(QPainter.SmoothPixmapTransform | QPainter.Antialiasing)
+        self.setDragMode(QGraphicsView.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
+        self.setFrameShape(QFrame.NoFrame)
+        self.setAlignment(Qt.AlignCenter)
+        self.after = QGraphicsPixmapItem()
+        self.after.setTransformationMode(Qt.SmoothTransformation)
+        self.before = _ClippedPixmapItem()
+        self.before.setTransformationMode(Qt.SmoothTransformation)
+        self.divider = QGraphicsLineItem()
+        self.divider.setVisible(False)
+        for z, item in enumerate((self.after, self.before, self.divider)):
+            item.setZValue(z)
+            self.scene().addItem(item)
+        self.fit_mode = True
+        self._split = 0.0
+        self._holding = False
+        self.before_image: QImage | None = None
+        self.after_image: QImage | None = None
+
+    # --- images -------------------------------------------------------------------------
+    def has_image(self) -> bool:
+        return self.after_image is not None or self.before_image is not None
+
+    def set_after(self, image: QImage | None) -> None:
+        """The newest frame (or result); the view keeps the zoom unless it is in fit mode."""
+        old_size = self.after_image.size() if self.after_image is not None else None
+        self.after_image = image
+        self.after.setPixmap(QPixmap.fromImage(image) if image is not None else QPixmap())
+        if old_size != (image.size() if image is not None else None):
+            self._layout_items()
+        self._update_before()
+
+    def set_before(self, image: QImage | None) -> None:
+        self.before_image = image
+        self.before.setPixmap(QPixmap.fromImage(image) if image is not None else QPixmap())
+        self._layout_items()
+        self._update_before()
+
+    def clear(self) -> None:
+        self.after_image = self.before_image = None
+        self.after.setPixmap(QPixmap())
+        self.before.setPixmap(QPixmap())
+        self._update_before()
+
+    def _shown_size(self) -> tuple[float, float]:
+        """Scene size of the picture: the frame's, or the content's while no frame has arrived."""
+        image = self.after_image if self.after_image is not None else self.before_image
+        return (image.width(), image.height()) if image is not None else (0.0, 0.0)
+
+    def _layout_items(self) -> None:
+        width, height = self._shown_size()
+        if self.before_image is not None and self.before_image.width() > 0 and width:
+            self.before.setScale(width / self.before_image.width())
+        self.scene().setSceneRect(QRectF(0, 0, width, height))
+        if self.fit_mode:
+            self.zoom_fit()
+
+    # --- before / after -----------------------------------------------------------------
+    def set_split(self, fraction: float) -> None:
+        """0 shows only the result, 1 only the content photo; between, a split at that point."""
+        self._split = min(1.0, max(0.0, fraction))
+        self._update_before()
+
+    def hold_compare(self, holding: bool) -> None:
+        self._holding = holding
+        self._update_before()
+
+    def split(self) -> float:
+        if self.after_image is None:
+            return 1.0  # nothing stylised yet: show the content
+        return 1.0 if self._holding else self._split
+
+    def _update_before(self) -> None:
+        fraction = self.split() if self.before_image is not None else 0.0
+        self.before.fraction = fraction
+        self.before.update()
+        width, height = self._shown_size()
+        show_line = 0 < fraction < 1 and width > 0
+        self.divider.setVisible(show_line)
+        if show_line:
+            pen = QPen(self.palette().highlight().color(), 0)  # cosmetic: one device pixel wide
+            self.divider.setPen(pen)
+            self.divider.setLine(width * fraction, 0, width * fraction, height)
+
+    # --- zoom ---------------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_fit(self) -> None:
+        self.fit_mode = True
+        rect = self.sceneRect()
+        if rect.width() > 0 and rect.height() > 0:
+            self.fitInView(rect, Qt.KeepAspectRatio)
+        self.zoom_changed.emit(self.zoom())
+
+    def zoom_actual(self) -> None:
+        """One image pixel on one screen pixel (sharp on high-DPI screens)."""
+        self.fit_mode = False
+        self.resetTransform()
+        self.scale(1 / self.devicePixelRatioF(), 1 / self.devicePixelRatioF())
+        self.zoom_changed.emit(self.zoom())
+
+    def zoom_by(self, factor: float) -> None:
+        target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom() * factor))
+        self.fit_mode = False
+        self.scale(target / self.zoom(), target / self.zoom())
+        self.zoom_changed.emit(self.zoom())
+
+    def wheelEvent(self, event):
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom_by(ZOOM_STEP ** steps)
+        event.accept()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if self.fit_mode:
+            self.zoom_fit()
+
+
+class PreviewPanel(QWidget):
+    """The view plus its controls: Fit, 1:1, a before/after split slider, hold-to-compare, and a
+    line saying which scale and iteration the frame shows."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view = PreviewView()
+        self.fit_button = QToolButton(text="Fit", checkable=True, checked=True)
+        self.fit_button.setToolTip("Fit the image in the view (Ctrl+0)")
+        self.actual_button = QToolButton(text="1:1", checkable=True)
+        self.actual_button.setToolTip("One image pixel per screen pixel (Ctrl+1); drag to pan, wheel to zoom")
+        self.fit_button.clicked.connect(lambda: self.view.zoom_fit())
+        self.actual_button.clicked.connect(lambda: self.view.zoom_actual())
+        self.view.zoom_changed.connect(self._show_zoom)
+        self.zoom_label = QLabel()
+        self.zoom_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("3200%") + 6)
+        self.split_slider = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=0)
+        self.split_slider.setToolTip("Before/after: slide right to uncover the content photo")
+        self.split_slider.valueChanged.connect(lambda v: self.view.set_split(v / 100))
+        self.hold_button = QToolButton(text="Hold to compare")
+        self.hold_button.setToolTip("Shows the content photo while pressed")
+        self.hold_button.pressed.connect(lambda: self.view.hold_compare(True))
+        self.hold_button.released.connect(lambda: self.view.hold_compare(False))
+        self.info = QLabel("No preview yet")
+        self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        controls = QHBoxLayout()
+        controls.addWidget(self.fit_button)
+        controls.addWidget(self.actual_button)
+        controls.addWidget(self.zoom_label)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("After"))
+        controls.addWidget(self.split_slider, 1)
+        controls.addWidget(QLabel("Before"))
+        controls.addWidget(self.hold_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(controls)
+        layout.addWidget(self.info)
+
+    def _show_zoom(self, zoom: float) -> None:
+        self.fit_button.setChecked(self.view.fit_mode)
+        device_zoom = zoom * self.devicePixelRatioF()
+        self.actual_button.setChecked(not self.view.fit_mode and abs(device_zoom - 1) < 1e-6)
+        self.zoom_label.setText(f"{device_zoom:.0%}")
+
+    def show_frame(self, image: QImage, text: str) -> None:
+        self.view.set_after(image)
+        self.info.setText(text)
+
+    def show_content(self, image: QImage) -> None:
+        self.view.set_before(image)

@@ -1,0 +1,127 @@
+"""Run settings: output size, iterations, optimiser, start image, seed, colours, smoothness,
+device and the quality used when saving."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+
+from engine.devices import available_devices
+from engine.settings import MAX_SIZE, MIN_SIZE, TransferSettings
+
+OPTIMISERS = (("L-BFGS (best quality)", "lbfgs"), ("Adam (steady, low memory)", "adam"))
+INITS = (("The content photo", "content"), ("Random noise", "noise"))
+COLOUR_MODES = (
+    ("Style colours", "none"),
+    ("Keep content colours (luminance only)", "luminance"),
+    ("Keep content colours (match colours)", "match"),
+)
+RANDOM_SEED = -1
+
+
+def device_choices() -> list[tuple[str, str]]:
+    """("Automatic", "auto") then every real device by name: each CUDA GPU, Apple MPS, the CPU."""
+    return [("Automatic", "auto")] + [(f"{d.name} ({d.id})", d.id) for d in available_devices()]
+
+
+def _combo(items) -> QComboBox:
+    combo = QComboBox()
+    # long names (a CPU model, a colour mode) elide instead of widening the whole window
+    combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(12)
+    for text, value in items:
+        combo.addItem(text, value)
+    return combo
+
+
+def _select(combo: QComboBox, value, label: str | None = None) -> None:
+    """Select the item holding ``value``, adding one when a restored setting names another."""
+    index = combo.findData(value)
+    if index < 0:
+        combo.addItem(label or str(value), value)
+        index = combo.count() - 1
+    combo.setCurrentIndex(index)
+
+
+class SettingsPanel(QWidget):
+    changed = Signal()  # any setting changed (remembered, used at the next Start)
+    steerable_changed = Signal()  # a setting the running optimisation can pick up (TV weight)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.size = QSpinBox(minimum=MIN_SIZE, maximum=MAX_SIZE, singleStep=64, suffix=" px")
+        self.size.setToolTip("Long side of the output image")
+        self.start_size = QSpinBox(minimum=MIN_SIZE, maximum=MAX_SIZE, singleStep=64, suffix=" px")
+        self.start_size.setToolTip(
+            "Long side of the first, coarsest scale; the image then grows in steps of √2 up to the output size"
+        )
+        self.iterations = QSpinBox(minimum=1, maximum=100000, singleStep=50)
+        self.iterations.setToolTip("Optimisation steps at each scale")
+        self.optimizer = _combo(OPTIMISERS)
+        self.init = _combo(INITS)
+        self.init.setToolTip("What the optimisation starts from")
+        self.seed = QSpinBox(minimum=RANDOM_SEED, maximum=2**31 - 1)
+        self.seed.setSpecialValueText("Random")
+        self.seed.setToolTip("Seed for the noise start (Random: a new one each run)")
+        self.preserve_colors = _combo(COLOUR_MODES)
+        self.tv_weight = QDoubleSpinBox(decimals=3, minimum=0.0, maximum=1000.0, singleStep=0.1)
+        self.tv_weight.setToolTip("Total-variation weight: higher gives smoother, less noisy results")
+        self.device = _combo(device_choices())
+        self.device.setToolTip("Where the work runs")
+        for combo in (self.optimizer, self.init, self.preserve_colors, self.device):
+            for index in range(combo.count()):
+                combo.setItemData(index, combo.itemText(index), Qt.ToolTipRole)
+        self.quality = QSpinBox(minimum=1, maximum=100, value=95)
+        self.quality.setToolTip("JPEG and WebP quality used by Save (100 = lossless WebP)")
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.addRow("Output size", self.size)
+        form.addRow("First scale", self.start_size)
+        form.addRow("Iterations per scale", self.iterations)
+        form.addRow("Optimiser", self.optimizer)
+        form.addRow("Start from", self.init)
+        form.addRow("Seed", self.seed)
+        form.addRow("Colours", self.preserve_colors)
+        form.addRow("Smoothness (TV)", self.tv_weight)
+        form.addRow("Device", self.device)
+        form.addRow("Save quality", self.quality)
+        for spin in (self.size, self.start_size, self.iterations, self.seed):
+            spin.valueChanged.connect(self.changed)
+        for combo in (self.optimizer, self.init, self.preserve_colors, self.device):
+            combo.currentIndexChanged.connect(self.changed)
+        self.tv_weight.valueChanged.connect(self.changed)
+        self.tv_weight.valueChanged.connect(self.steerable_changed)
+
+    def load(self, settings: TransferSettings) -> None:
+        widgets = (self.size, self.start_size, self.iterations, self.seed, self.tv_weight,
+                   self.optimizer, self.init, self.preserve_colors, self.device)
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.size.setValue(settings.size)
+            self.start_size.setValue(settings.start_size)
+            self.iterations.setValue(settings.iterations)
+            self.seed.setValue(RANDOM_SEED if settings.seed is None else settings.seed)
+            self.tv_weight.setValue(settings.tv_weight)
+            _select(self.optimizer, settings.optimizer)
+            _select(self.init, settings.init, "An image (from a recipe)")
+            _select(self.preserve_colors, settings.preserve_colors)
+            _select(self.device, settings.device, f"{settings.device} (not available here)")
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+
+    def apply_to(self, settings: TransferSettings) -> TransferSettings:
+        seed = self.seed.value()
+        return settings.replace(
+            size=self.size.value(),
+            start_size=self.start_size.value(),
+            iterations=self.iterations.value(),
+            seed=None if seed == RANDOM_SEED else seed,
+            tv_weight=self.tv_weight.value(),
+            optimizer=self.optimizer.currentData(),
+            init=self.init.currentData(),
+            preserve_colors=self.preserve_colors.currentData(),
+            device=self.device.currentData(),
+        )
