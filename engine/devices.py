@@ -90,7 +90,11 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
 
 
 def use_channels_last(device: torch.device, dtype: torch.dtype | None) -> bool:
-    """channels_last helps cuDNN always, and oneDNN's bf16 convolutions (see bench/)."""
+    """channels_last helps cuDNN always, and oneDNN's bf16 convolutions (see bench/).
+    IMPASTO_CHANNELS_LAST=0/1 overrides the choice, for benchmarks."""
+    forced = os.environ.get("IMPASTO_CHANNELS_LAST")
+    if forced in ("0", "1"):
+        return forced == "1"
     return device.type == "cuda" or (device.type == "cpu" and dtype == torch.bfloat16)
 
 
