@@ -1,0 +1,25 @@
+"""Print the dependencies of pyproject.toml, one per line, plus those of the extras named:
+    python tools/requirements.py build > build-requirements.txt
+For machines where dev.sh cannot run (Windows CI); dev.sh reads the same list itself.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+
+
+def requirements(extras: list[str]) -> list[str]:
+    with open(PYPROJECT, "rb") as file:
+        project = tomllib.load(file)["project"]
+    wanted = list(project["dependencies"])
+    for extra in extras:
+        wanted += project["optional-dependencies"][extra]
+    return wanted
+
+
+if __name__ == "__main__":
+    print("\n".join(requirements(sys.argv[1:])))
