@@ -35,6 +35,6 @@ case "$command" in
     run)   setup "";        exec "$VENV/bin/python" main.py "$@" ;;
     test)  setup "dev";     exec "$VENV/bin/python" -m pytest "$@" ;;
     bench) setup "dev";     for b in bench/bench_*.py; do "$VENV/bin/python" "$b"; done ;;
-    build) setup "build";   exec "$VENV/bin/python" -m PyInstaller --noconfirm --clean build.spec ;;
+    build) setup "build";   exec "$VENV/bin/python" -m PyInstaller --noconfirm --clean build.spec "$@" ;;
     *) echo "usage: ./dev.sh run|test|bench|build [ARGS...]" >&2; exit 2 ;;
 esac
