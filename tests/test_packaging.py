@@ -214,16 +214,22 @@ def test_info_plist_is_valid_and_declares_images():
 
 def test_windows_version_info_evaluates_to_the_version():
     text = build_support.windows_version_info("2.5.1")
+
+    # Stand-ins with the parameter names of PyInstaller's versioninfo classes (which import only
+    # on Windows): a wrong keyword or argument count fails here as it would there.
+    def FixedFileInfo(filevers, prodvers, mask, flags, OS, fileType, subtype, date):
+        return {"filevers": filevers, "prodvers": prodvers}
+
     names = {
-        "VSVersionInfo": lambda **kw: kw,
-        "FixedFileInfo": lambda **kw: kw,
-        "StringFileInfo": lambda tables: tables,
-        "StringTable": lambda lang, strings: dict(strings),
-        "StringStruct": lambda key, value: (key, value),
+        "VSVersionInfo": lambda ffi, kids: {"ffi": ffi, "kids": kids},
+        "FixedFileInfo": FixedFileInfo,
+        "StringFileInfo": lambda kids: kids,
+        "StringTable": lambda name, kids: dict(kids),
+        "StringStruct": lambda name, val: (name, val),
         "VarFileInfo": lambda kids: kids,
-        "VarStruct": lambda name, values: (name, values),
+        "VarStruct": lambda name, kids: (name, kids),
     }
-    info = eval(compile(text, "version_info", "eval"), names)  # PyInstaller reads it the same way
+    info = eval(compile(text, "version_info", "eval"), names)  # PyInstaller reads the file with eval()
     assert info["ffi"]["filevers"] == (2, 5, 1, 0) == info["ffi"]["prodvers"]
     strings = info["kids"][0][0]
     assert strings["ProductName"] == "Impasto" and strings["FileVersion"] == "2.5.1"
@@ -292,8 +298,10 @@ def _build(tmp_path: Path) -> Path:
         command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "build.spec", *paths]
     else:
         command = ["./dev.sh", "build", *paths]
+    started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert done.returncode == 0, done.stderr[-4000:]
+    print(f"build: {time.perf_counter() - started:.0f} s")
     return dist
 
 
@@ -339,6 +347,25 @@ def test_frozen_app_runs_its_selftest_offline(tmp_path):
     done = subprocess.run([str(app), "stylize", "photo.png", "painting.png", "-o", str(output), "--size", "32",
                            "--iterations", "2", "--device", "cpu"], env=env, cwd=tmp_path, timeout=600)
     assert done.returncode == 0 and output.is_file()
+
+    _check_window_starts(app, env, tmp_path)
+
+
+def _check_window_starts(app: Path, env: dict, tmp_path: Path, seconds: float = 45) -> None:
+    """No arguments opens the window (offscreen here): it must still be running, with nothing
+    logged, well after start-up; a missing module or resource kills it within seconds."""
+    log = tmp_path / "window.log"
+    window = subprocess.Popen([str(app)], env={**env, "IMPASTO_LOG": str(log)}, cwd=tmp_path)
+    try:
+        exited = window.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        exited = None
+    finally:
+        window.kill()
+        window.wait()
+    text = log.read_text(encoding="utf-8") if log.exists() else ""
+    assert exited is None, f"the window closed by itself (exit {exited}): {text[-3000:]}"
+    assert "Traceback" not in text, text[-3000:]
 
 
 def _check_result_without_console(app: Path, env: dict, tmp_path: Path) -> None:
