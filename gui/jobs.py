@@ -35,6 +35,14 @@ class SavedFile:
     path: Path
 
 
+def warm_up_job(task) -> None:
+    """Pay torch's one-off import of torch._dynamo (the first optimiser built in a process pulls
+    in ~900 modules, holding the GIL in long slices) before the user's first run, not during it."""
+    import torch
+
+    torch.optim.LBFGS([torch.zeros(1, requires_grad=True)])
+
+
 def stylize_job(settings: TransferSettings):
     """Load the content (alpha and EXIF kept aside for saving), show it, then run the transfer."""
 

@@ -22,7 +22,7 @@ from engine.settings import TransferSettings
 from engine.transfer import Progress
 from engine.worker import WorkerHost
 from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
-from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job
+from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job, warm_up_job
 from gui.layer_table import LookPanel
 from gui.preview import PreviewPanel
 from gui.settings_panel import SettingsPanel
@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self._connect_workers()
         self._restore()
         self._set_running(False)
+        self.io_host.submit(warm_up_job)
 
     # ================================================================== layout
     def _build_stylize_tab(self) -> None:
@@ -138,6 +139,9 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([260, 700, 360])
         self.stylize_tab = self.splitter
 
+        self.content_pane.changed.connect(
+            lambda path: self.setWindowTitle(f"{Path(path).name} — Impasto" if path else "Impasto")
+        )
         self.content_pane.files_dropped.connect(self._on_content_dropped)
         self.content_pane.drop_failed.connect(lambda m: self._warn("Cannot use the dropped data", m))
         self.content_pane.open_requested.connect(self.open_content_dialog)
@@ -318,7 +322,8 @@ class MainWindow(QMainWindow):
         self.add_styles(paths)
 
     def dragEnterEvent(self, event):
-        if can_accept(event.mimeData()):
+        # only on the Stylize tab: elsewhere a stray drop must not replace the content photo
+        if self.tabs.currentWidget() is self.stylize_tab and can_accept(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event):
@@ -442,13 +447,13 @@ class MainWindow(QMainWindow):
         self.loss_label.setText(" ")
         self.host.submit(stylize_job(settings))
         self._set_running(True)
-        self.show_status("Loading images and the network…")
+        self.show_status("Loading images and the network…", 0)
         return True
 
     def stop(self) -> None:
         if self.host.busy:
             self.host.stop()
-            self.show_status("Stopping after this iteration…")
+            self.show_status("Stopping after this iteration…", 0)
 
     def _steer(self) -> None:
         """Hand the new weights to the running optimisation (it picks them up next iteration)."""
@@ -496,7 +501,7 @@ class MainWindow(QMainWindow):
     def _on_partial(self, payload) -> None:
         if isinstance(payload, ContentFrame):
             self.preview.show_content(payload.image)
-            self.show_status("Optimising… (the table, balance and smoothness steer the running job)")
+            self.show_status("Optimising… edits to the layer table, balance and smoothness steer the running job", 0)
 
     def _on_finished(self, outcome) -> None:
         if isinstance(outcome, RunOutcome):
@@ -512,7 +517,7 @@ class MainWindow(QMainWindow):
             self.progress_bar.setValue(self.progress_bar.maximum())
         verb = "Stopped after" if result.stopped else "Done:"
         self.show_status(
-            f"{verb} {result.iterations} iterations in {format_duration(result.seconds)} — Save As keeps it"
+            f"{verb} {result.iterations} iterations in {format_duration(result.seconds)} — Save As keeps it", 0
         )
         self.run_finished.emit(outcome)
 
@@ -521,7 +526,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("Failed")
-        self.show_status(message)
+        self.show_status(message, 0)
         size = suggested_size(message) if message.startswith("Out of memory") else None
         if size is None:
             QMessageBox.warning(self, "Stylizing failed", message)
@@ -595,8 +600,9 @@ class MainWindow(QMainWindow):
         self.saved.emit(path)
 
     # ================================================================== messages
-    def show_status(self, message: str) -> None:
-        self.statusBar().showMessage(message, STATUS_MS)
+    def show_status(self, message: str, timeout_ms: int = STATUS_MS) -> None:
+        """Info for the user; 0 keeps it until the next message."""
+        self.statusBar().showMessage(message, timeout_ms)
 
     def _warn(self, title: str, message: str) -> None:
         self.show_status(message.splitlines()[0])

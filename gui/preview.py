@@ -3,8 +3,8 @@ with the content photo."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPen, QPixmap
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFrame, QGraphicsLineItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout,
     QLabel, QSlider, QToolButton, QVBoxLayout, QWidget,
@@ -59,6 +59,19 @@ class PreviewView(QGraphicsView):
         self._holding = False
         self.before_image: QImage | None = None
         self.after_image: QImage | None = None
+        self._apply_background()
+        QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _: self._apply_background())
+
+    def _apply_background(self) -> None:
+        """A neutral surround a little darker (light theme) or lighter (dark theme) than the window."""
+        window = self.palette().color(QPalette.Window)
+        dark = QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark or window.lightness() < 128
+        self.setBackgroundBrush(window.lighter(125) if dark else window.darker(112))
+
+    def changeEvent(self, event):
+        super().changeEvent(event)
+        if event.type() == QEvent.PaletteChange:
+            self._apply_background()
 
     # --- images -------------------------------------------------------------------------
     def has_image(self) -> bool:

@@ -486,3 +486,29 @@ def test_dropped_paths_ignores_remote_urls():
     mime = QMimeData()
     mime.setUrls([QUrl("https://example.com/a.jpg")])
     assert not drop_panes.can_accept(mime)
+
+
+def test_application_is_named_for_its_settings_store(qapp):
+    from gui.app import make_application
+
+    app = make_application()
+    assert app is qapp
+    assert (app.applicationName(), app.organizationName()) == ("Impasto", "Impasto")
+
+
+def test_window_drops_only_count_on_the_stylize_tab(window, pictures):
+    other = QWidget()
+    window.tabs.addTab(other, "Other")
+    mime = url_mime(pictures[0])
+
+    def entered_on(tab: QWidget) -> bool:
+        window.tabs.setCurrentWidget(tab)
+        enter = QDragEnterEvent(QPointF(5, 5), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+        enter.setAccepted(False)
+        window.dragEnterEvent(enter)
+        return enter.isAccepted()
+
+    assert not entered_on(other)
+    assert entered_on(window.stylize_tab)
+    assert drop_on(window, mime)
+    assert window.content_pane.path == str(pictures[0])
