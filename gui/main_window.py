@@ -222,20 +222,25 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.actual_action)
 
     def _add_panels(self) -> None:
-        settings_source = self.current_settings
-        for module_name, class_name, title in (
-            ("gui.batch_panel", "BatchPanel", "Batch"),
-            ("gui.explorer_panel", "ExplorerPanel", "Explorer"),
-        ):
-            try:
-                module = __import__(module_name, fromlist=[class_name])
-            except ModuleNotFoundError as exc:
-                if exc.name != module_name:
-                    raise
-                continue
-            panel = getattr(module, class_name)(settings_source, self)
-            self.panels.append(panel)
-            self.tabs.addTab(panel, title)
+        """The Batch and Explorer tabs: ``Panel(settings_source, parent)`` with ``busy`` and
+        ``shutdown()``. Each is skipped while its module does not exist yet."""
+        try:
+            from gui.batch_panel import BatchPanel
+        except ModuleNotFoundError as exc:
+            if exc.name != "gui.batch_panel":
+                raise
+            BatchPanel = None
+        try:
+            from gui.explorer_panel import ExplorerPanel
+        except ModuleNotFoundError as exc:
+            if exc.name != "gui.explorer_panel":
+                raise
+            ExplorerPanel = None
+        for panel_class, title in ((BatchPanel, "Batch"), (ExplorerPanel, "Explorer")):
+            if panel_class is not None:
+                panel = panel_class(self.current_settings, self)
+                self.panels.append(panel)
+                self.tabs.addTab(panel, title)
 
     # ================================================================== settings
     def current_settings(self) -> TransferSettings:

@@ -59,6 +59,10 @@ class PreviewView(QGraphicsView):
         self._holding = False
         self.before_image: QImage | None = None
         self.after_image: QImage | None = None
+        self.placeholder = (
+            "The live preview appears here.\n\nDrop a photo on Content and a painting on Style,\n"
+            "then press Start (Ctrl+Return)."
+        )
         self._apply_background()
         QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _: self._apply_background())
 
@@ -67,6 +71,15 @@ class PreviewView(QGraphicsView):
         window = self.palette().color(QPalette.Window)
         dark = QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark or window.lightness() < 128
         self.setBackgroundBrush(window.lighter(125) if dark else window.darker(112))
+
+    def drawForeground(self, painter, rect):
+        if self.has_image():
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(self.palette().color(QPalette.PlaceholderText))
+        painter.drawText(self.viewport().rect(), Qt.AlignCenter | Qt.TextWordWrap, self.placeholder)
+        painter.restore()
 
     def changeEvent(self, event):
         super().changeEvent(event)
@@ -97,6 +110,7 @@ class PreviewView(QGraphicsView):
         self.after.setPixmap(QPixmap())
         self.before.setPixmap(QPixmap())
         self._update_before()
+        self.viewport().update()
 
     def _shown_size(self) -> tuple[float, float]:
         """Scene size of the picture: the frame's, or the content's while no frame has arrived."""
