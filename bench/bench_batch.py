@@ -108,6 +108,7 @@ def main() -> None:
         written = sorted((temp / "batch").glob("*.png"))
         if len(written) != args.count:
             sys.exit(f"the batch wrote {len(written)} of {args.count} images")
+        print(f"main.py batch took {batch_seconds:.1f} s; now {args.count} separate runs…", flush=True)
 
         single_seconds = 0.0
         for photo in photos:
