@@ -213,7 +213,9 @@ class _Run:
                 raise _Stopped(x.detach())
             new_weights = self.steering.take() if self.steering else None
             if new_weights is not None:
-                self.weights = self.settings.replace(**new_weights.look()).validate(need_images=False)
+                self.weights = self.settings.replace(
+                    **new_weights.look(), style_blend=new_weights.style_blend
+                ).validate(need_images=False)
                 self._prepare_targets(side)
                 optimizer = self._optimizer(x)  # the old curvature history belongs to the old objective
             optimizer.step(lambda: self._closure(x, optimizer))

@@ -160,6 +160,23 @@ def test_steering_can_add_a_layer_that_was_off():
     assert "relu4_1" in result.settings.style_layers
 
 
+def test_steering_changes_the_style_blend(monkeypatch):
+    blends = []
+    original = losses.blend_grams
+    monkeypatch.setattr(losses, "blend_grams", lambda grams, weights: blends.append(weights) or original(grams, weights))
+    steering = transfer.Steering()
+    settings = tiny_settings(iterations=3, styles=["a", "b"], style_blend=[1.0, 0.0])
+
+    def on_step(progress):
+        if progress.iteration == 1:
+            steering.update(settings.replace(style_blend=[1.0, 3.0]))
+
+    result = transfer.run(settings, on_step=on_step, steering=steering, content=content_image(),
+                          styles=[style_image(), style_image().rotate(90)])
+    assert blends == [[1.0, 0.0], [0.25, 0.75]]
+    assert result.settings.style_blend == [1.0, 3.0]
+
+
 def test_luminance_mode_keeps_content_colours():
     result, _ = stylize(tiny_settings(preserve_colors="luminance"))
     out = color.rgb_to_yiq(images.pil_to_tensor(result.image))[:, 1:]
