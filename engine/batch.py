@@ -730,9 +730,6 @@ class _Runner:
         except ImageError as exc:
             self.clock.drop(item)
             return self._fail(item, str(exc))
-        if self.settings.preserve_colors != "none":
-            # Those Gram targets depend on each content (and are cached by its tensor's id)
-            self.stylizer._gram_cache.clear()
         self.clock.start(item, content.size, self.settings.scale_sizes())
         try:
             result = self.stylizer.stylize(

@@ -117,12 +117,12 @@ class Stylizer:
             style = color.match_luminance(color.luminance(style), color.luminance(content))
         return style
 
-    def style_grams(self, long_side: int, layers, content: torch.Tensor) -> list[dict]:
-        """Gram matrices of each style image at this scale, cached (per content in match modes)."""
-        key = (long_side, self.settings.style_scale, self.settings.preserve_colors)
-        if self.settings.preserve_colors != "none":
-            key += (id(content),)
-        cached = self._gram_cache.setdefault(key, [{} for _ in self.style_images])
+    def style_grams(self, long_side: int, layers, content: torch.Tensor, run_cache: dict) -> list[dict]:
+        """Gram matrices of each style image at this scale. They are shared by every content
+        image of a batch, unless the colour mode adapts the style to each content: then they
+        live in the run's own ``run_cache``."""
+        cache = self._gram_cache if self.settings.preserve_colors == "none" else run_cache
+        cached = cache.setdefault(long_side, [{} for _ in self.style_images])
         for index, grams in enumerate(cached):
             missing = [name for name in layers if name not in grams]
             if missing:
@@ -163,6 +163,7 @@ class _Run:
         self.started = time.perf_counter()
         self.last_preview = 0.0
         self.last_losses: dict = {}
+        self.gram_cache: dict = {}  # style targets adapted to this content (colour modes)
 
     def execute(self) -> TransferResult:
         device = self.stylizer.device
@@ -213,9 +214,7 @@ class _Run:
                 raise _Stopped(x.detach())
             new_weights = self.steering.take() if self.steering else None
             if new_weights is not None:
-                self.weights = self.settings.replace(
-                    **new_weights.look(), style_blend=new_weights.style_blend
-                ).validate(need_images=False)
+                self.weights = self._steered(new_weights)
                 self._prepare_targets(side)
                 optimizer = self._optimizer(x)  # the old curvature history belongs to the old objective
             optimizer.step(lambda: self._closure(x, optimizer))
@@ -225,6 +224,12 @@ class _Run:
             self.done_work += w * h
             self._report("optimising", scale, w, h, x)
         return x.detach()
+
+    def _steered(self, new: TransferSettings) -> TransferSettings:
+        """The run's settings with the new weights; a blend for another set of styles is ignored."""
+        same_styles = len(new.style_blend) == len(self.stylizer.style_images)
+        blend = new.style_blend if same_styles else self.weights.style_blend
+        return self.settings.replace(**new.look(), style_blend=blend).validate(need_images=False)
 
     def _initial(self, previous, w, h) -> torch.Tensor:
         channels = self.content_input.shape[1]
@@ -248,7 +253,7 @@ class _Run:
             self.content_targets = {name: f.detach().float() for name, f in feats.items()}
         self.style_targets = {}
         if self.style_layers and self.stylizer.style_images:
-            per_style = self.stylizer.style_grams(side, self.style_layers, self.content_rgb)
+            per_style = self.stylizer.style_grams(side, self.style_layers, self.content_rgb, self.gram_cache)
             blended = losses.blend_grams(per_style, weights.blend_weights(len(per_style)))
             self.style_targets = {name: blended[name] for name in self.style_layers}
         self.needed_layers = set(self.content_layers) | set(self.style_targets)

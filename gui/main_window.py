@@ -474,8 +474,7 @@ class MainWindow(QMainWindow):
         self.show_status("New weights applied to the running optimisation")
 
     def _on_blend_changed(self) -> None:
-        if self.host.busy:  # the engine's Steering carries look fields only, not the style blend
-            self.show_status("Style blend weights apply at the next Start")
+        self._steer()  # the running optimisation re-blends its style targets next iteration
 
     def _connect_workers(self) -> None:
         self.host.progress.connect(self._on_progress)

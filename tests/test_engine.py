@@ -197,6 +197,18 @@ def test_colour_matching_gives_style_the_content_statistics():
     assert steps[-1].style_loss < steps[0].style_loss
 
 
+def test_colour_modes_adapt_style_targets_to_each_content(monkeypatch):
+    matched_to = []
+    original = color.match_colors
+    monkeypatch.setattr(color, "match_colors",
+                        lambda style, content: matched_to.append(float(content.mean())) or original(style, content))
+    stylizer = transfer.Stylizer(tiny_settings(iterations=1, preserve_colors="match"), [style_image()])
+    dark, light = content_image(), Image.new("RGB", (48, 40), (250, 250, 250))
+    for content in (dark, light, dark):
+        stylizer.stylize(content)
+    assert len(matched_to) == 3 and matched_to[0] == matched_to[2] != matched_to[1]
+
+
 def test_blend_weights_pick_styles():
     plain = style_image()
     other = style_image().rotate(90)
