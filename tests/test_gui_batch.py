@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
@@ -15,15 +14,6 @@ from engine.settings import TransferSettings
 from gui.batch_panel import BatchPanel
 
 WAIT_MS = 120_000
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two cores shared by many processes: one torch thread is far faster than two fighting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def picture(path: Path, colour=(200, 80, 40)) -> Path:
