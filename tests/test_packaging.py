@@ -166,12 +166,14 @@ def test_cuda_trim_keeps_what_torch_links_and_drops_on_demand_libraries():
         "nvidia/cudnn/lib/libcudnn_engines_precompiled.so.9", "nvidia/cu13/lib/libcusolver.so.12",
         "torch/lib/libtorch_cuda_linalg.so", "nvidia/cu13/lib/libnvrtc.alt.so.13",
     )]
-    kept, removed = build_support.trim_cuda(toc)
+    links = [("libcusolver.so.12", "nvidia/cu13/lib/libcusolver.so.12", "SYMLINK"),
+             ("libcublas.so.13", "nvidia/cu13/lib/libcublas.so.13", "SYMLINK")]
+    kept, removed = build_support.trim_cuda(toc + links)
     assert [name for name, *_ in removed] == [
         "nvidia/cudnn/lib/libcudnn_engines_precompiled.so.9", "nvidia/cu13/lib/libcusolver.so.12",
-        "torch/lib/libtorch_cuda_linalg.so", "nvidia/cu13/lib/libnvrtc.alt.so.13",
+        "torch/lib/libtorch_cuda_linalg.so", "nvidia/cu13/lib/libnvrtc.alt.so.13", "libcusolver.so.12",
     ]
-    assert len(kept) == 6
+    assert len(kept) == 7 and kept[-1][0] == "libcublas.so.13"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or not shutil.which("ldd"), reason="Linux ELF check")
@@ -319,6 +321,8 @@ def test_frozen_app_runs_its_selftest_offline(tmp_path):
     assert info["version"] == __version__
     if info["cuda_trimmed"]:
         assert not list(internal.rglob("libcudnn_engines_precompiled*"))
+    dangling = [path.name for path in internal.iterdir() if path.is_symlink() and not path.exists()]
+    assert not dangling
 
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "IMPASTO_LOG": str(tmp_path / "selftest.log")}
     env.pop("PYTHONPATH", None)

@@ -82,10 +82,14 @@ def nvrtc_builtins() -> list[tuple[str, str]]:
 
 
 def trim_cuda(toc: list) -> tuple[list, list]:
-    """Split a binaries TOC of (dest_name, src_name, typecode) into (kept, removed)."""
+    """Split a TOC of (dest_name, src_name, typecode) into (kept, removed). PyInstaller also
+    lists links at the top of the bundle to libraries in subfolders, as (link name, target,
+    "SYMLINK") data entries: a link to a removed library goes too."""
     kept, removed = [], []
     for entry in toc:
-        (removed if is_on_demand_cuda(entry[0]) else kept).append(entry)
+        dest, src, typecode = entry[:3]
+        trimmed = is_on_demand_cuda(dest) or (typecode == "SYMLINK" and is_on_demand_cuda(src))
+        (removed if trimmed else kept).append(entry)
     return kept, removed
 
 
@@ -117,7 +121,7 @@ def is_test_data(dest_name: str) -> bool:
 
 def total_size(toc: list) -> int:
     """Bytes of the source files of a TOC (what they will take in dist/)."""
-    return sum(os.path.getsize(entry[1]) for entry in toc if entry[1] and os.path.isfile(entry[1]))
+    return sum(os.path.getsize(src) for _, src, typecode in toc if typecode != "SYMLINK" and os.path.isfile(src))
 
 
 def build_info(version: str, cuda_trimmed: bool, platform: str) -> dict:
