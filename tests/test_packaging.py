@@ -359,6 +359,7 @@ def _check_window_starts(app: Path, env: dict, tmp_path: Path, seconds: float = 
     """No arguments opens the window (offscreen here): it must still be running, with nothing
     logged, well after start-up; a missing module or resource kills it within seconds."""
     log = tmp_path / "window.log"
+    log.unlink(missing_ok=True)
     window = subprocess.Popen([str(app)], env={**env, "IMPASTO_LOG": str(log)}, cwd=tmp_path)
     try:
         exited = window.wait(timeout=seconds)
