@@ -344,12 +344,13 @@ def test_frozen_app_runs_its_selftest_offline(tmp_path):
         assert version.stdout.strip() == f"Impasto {__version__}"
         _check_result_without_console(app, env, tmp_path)
 
-    # The command line works frozen too: a tiny stylize run writes its output.
+    # The command line works frozen too: a tiny stylize run, with a built-in preset (found in
+    # _internal/resources/presets), writes its output.
     Image.new("RGB", (40, 32), (200, 120, 40)).save(tmp_path / "photo.png")
     Image.effect_noise((32, 32), 60).convert("RGB").save(tmp_path / "painting.png")
     output = tmp_path / "out.png"
     done = subprocess.run([str(app), "stylize", "photo.png", "painting.png", "-o", str(output), "--size", "32",
-                           "--iterations", "2", "--device", "cpu"], env=env, cwd=tmp_path, timeout=600)
+                           "--iterations", "2", "--device", "cpu", "--preset", "Bold strokes"], env=env, cwd=tmp_path, timeout=600)
     assert done.returncode == 0 and output.is_file()
 
     _check_window_starts(app, env, tmp_path)
