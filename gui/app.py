@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -23,10 +24,26 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+class FileOpenHandler(QObject):
+    """macOS hands files opened from the Finder (or dropped on the Dock icon) to a running app as
+    QFileOpenEvents, not as arguments: treat each like an image dropped on the window."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.FileOpen and event.file():
+            self.window._on_content_dropped([event.file()])
+            return True
+        return False
+
+
 def run_gui(argv: list[str] | None = None) -> int:
     app = make_application(argv)
     from gui.main_window import MainWindow  # after QApplication: widgets need it
 
     window = MainWindow()
+    app.installEventFilter(FileOpenHandler(window))
     window.show()
     return app.exec()

@@ -118,6 +118,21 @@ def test_file_url_dropped_on_content_pane_shows_name_and_size(window, pictures):
     assert window.current_settings().content == str(pictures[0])
 
 
+def test_file_opened_from_the_finder_becomes_the_content(window, pictures):
+    from PySide6.QtGui import QFileOpenEvent
+
+    from gui.app import FileOpenHandler
+
+    app = QApplication.instance()
+    handler = FileOpenHandler(window)
+    app.installEventFilter(handler)
+    try:
+        QApplication.sendEvent(app, QFileOpenEvent(str(pictures[0])))
+    finally:
+        app.removeEventFilter(handler)
+    assert window.content_pane.path == str(pictures[0])
+
+
 def test_content_size_is_shown_after_exif_orientation(window, tmp_path):
     path = tmp_path / "rotated.jpg"
     exif = Image.Exif()

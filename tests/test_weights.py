@@ -108,3 +108,13 @@ def test_torchvision_cache_is_used_when_present(monkeypatch, tmp_path):
         assert loaded.input_space == "torch" and "torchvision" in loaded.source
     finally:
         W.load_weights.cache_clear()
+
+
+def test_weights_override_pointing_nowhere_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("IMPASTO_WEIGHTS", str(tmp_path / "gone.bin"))
+    W.load_weights.cache_clear()
+    try:
+        with pytest.raises(WeightsError, match="Cannot read the weights file"):
+            W.load_weights("auto")
+    finally:
+        W.load_weights.cache_clear()

@@ -35,6 +35,7 @@ def _impasto_cpu_only_build():
         return
     if info.get("cuda_trimmed"):
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        os.environ["IMPASTO_CPU_ONLY_BUILD"] = "1"  # so asking for CUDA says why it is missing
 
 
 _impasto_redirect_output()
