@@ -83,7 +83,10 @@ class ExploreRequest:
         needed = "style" if self.what == "style" else "content"
         if not _given(getattr(self, needed)):
             raise SettingsError(f"No {needed} image given.")
-        self.base.validate(need_images=False)
+        # only the fields a tile uses are checked: a look the Stylize tab cannot run yet is no concern here
+        reconstruction_settings(self.base, "content", ROW_LAYERS[:1], self.size, self.iterations).validate(
+            need_images=False
+        )
         return self
 
     def feature_layer(self) -> str:

@@ -1,6 +1,8 @@
 """engine.explore: reconstructions, the tile cache, receptive-field crops, feature maps, the sheet."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from engine.errors import ImageError, SettingsError
 from engine.settings import ALL_LAYERS, TransferSettings
 from engine.vgg import VGGFeatures, receptive_field
 from engine.weights import load_weights
+from tests.conftest import ROOT
 from tests.helpers import content_image, style_image
 
 CPU = TransferSettings(device="cpu")
@@ -261,3 +264,17 @@ def test_the_sheet_is_saved_atomically_with_a_recipe_and_never_over_an_input(con
         explore.save_sheet(result, content_path)
     assert content_path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["content.png", "sheet.png"]
+
+
+def test_the_explorer_engine_does_not_import_qt():
+    code = "import sys, engine.explore; print('PySide6' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_rest_of_the_look_does_not_block_exploring(content_path):
+    odd_look = TransferSettings(device="cpu", content_layers={}, style_layers={}, style_blend=[1.0, 2.0])
+    req = request("content", content_path, layer="conv1_1", size=24, iterations=1, base=odd_look)
+    assert explore.explore(req).tiles[1].kind == "content"
+    with pytest.raises(SettingsError, match="device"):
+        explore.explore(request("content", content_path, base=TransferSettings(device="tpu")))
