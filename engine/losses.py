@@ -37,7 +37,12 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of neighbouring pixels (image in 0..1)."""
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
-    return dx.pow(2).mean() + dy.pow(2).mean()
+    return _mean_square(dx) + _mean_square(dy)
+
+
+def _mean_square(diff: torch.Tensor) -> torch.Tensor:
+    # a one-pixel-wide (or tall) image has no neighbours that way: 0, where .mean() gives NaN
+    return diff.pow(2).sum() / max(1, diff.numel())
 
 
 def blend_grams(grams_per_style: list[dict], weights: list[float]) -> dict:
