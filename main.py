@@ -8,20 +8,15 @@ import sys
 
 
 def build_parser():
-    from cli import stylize
+    from cli import batch, explore, stylize
     from cli.common import Parser
 
     parser = Parser(prog="impasto", description="Neural style transfer (Gatys et al.), offline.")
     parser.add_argument("--selftest", action="store_true", help="run a tiny transfer and exit 0 if all works")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     subparsers = parser.add_subparsers(metavar="command", parser_class=Parser)
-    stylize.add_parser(subparsers)
-    for name in ("batch", "explore"):
-        try:
-            module = __import__(f"cli.{name}", fromlist=["add_parser"])
-        except ModuleNotFoundError:
-            continue
-        module.add_parser(subparsers)
+    for command in (stylize, batch, explore):
+        command.add_parser(subparsers)
     return parser
 
 

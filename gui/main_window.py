@@ -223,24 +223,14 @@ class MainWindow(QMainWindow):
 
     def _add_panels(self) -> None:
         """The Batch and Explorer tabs: ``Panel(settings_source, parent)`` with ``busy`` and
-        ``shutdown()``. Each is skipped while its module does not exist yet."""
-        try:
-            from gui.batch_panel import BatchPanel
-        except ModuleNotFoundError as exc:
-            if exc.name != "gui.batch_panel":
-                raise
-            BatchPanel = None
-        try:
-            from gui.explorer_panel import ExplorerPanel
-        except ModuleNotFoundError as exc:
-            if exc.name != "gui.explorer_panel":
-                raise
-            ExplorerPanel = None
+        ``shutdown()``; each runs on its own worker thread."""
+        from gui.batch_panel import BatchPanel
+        from gui.explorer_panel import ExplorerPanel
+
         for panel_class, title in ((BatchPanel, "Batch"), (ExplorerPanel, "Explorer")):
-            if panel_class is not None:
-                panel = panel_class(self.current_settings, self)
-                self.panels.append(panel)
-                self.tabs.addTab(panel, title)
+            panel = panel_class(self.current_settings, self)
+            self.panels.append(panel)
+            self.tabs.addTab(panel, title)
 
     # ================================================================== settings
     def current_settings(self) -> TransferSettings:
