@@ -314,6 +314,7 @@ def save_image(
 
     ``image``: a PIL image, an HxWx3 float array in 0..1, or a float tensor (1,3,H,W)/(3,H,W)
     in 0..1. ``bits=16`` is supported for PNG only. Refuses to overwrite any of ``inputs``.
+    ``alpha`` is kept by PNG, TIFF and WebP; a JPEG gets the image composited over white instead.
     """
     target = check_output_path(path, inputs, quality, bits)
     fmt = _FORMATS[target.suffix.lower()]
@@ -321,7 +322,9 @@ def save_image(
         alpha = image.getchannel("A")
     pixels = _pixels(image, bits)
     height, width = pixels.shape[:2]
-    alpha = _alpha_mask(alpha, (width, height)) if fmt in _ALPHA_FORMATS else None
+    alpha = _alpha_mask(alpha, (width, height))
+    if alpha is not None and fmt not in _ALPHA_FORMATS:
+        pixels, alpha = _over_white(pixels, alpha), None
     try:
         text = json.dumps(recipe, sort_keys=True) if recipe is not None else None
     except (TypeError, ValueError) as exc:
@@ -399,6 +402,15 @@ def _pixels(image, bits: int) -> np.ndarray:
 def _quantize(values: np.ndarray, top: int, dtype) -> np.ndarray:
     values = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64)), 0.0, 1.0)
     return np.ascontiguousarray(np.rint(values * top).astype(dtype))
+
+
+def _over_white(pixels: np.ndarray, alpha: Image.Image) -> np.ndarray:
+    """``pixels`` composited over white, as ``load_image`` shows a transparent input: for a format
+    without alpha, where dropping it would reveal whatever colour hid under the transparency."""
+    coverage = np.asarray(alpha, dtype=np.float64)[..., None] / 255.0
+    top = 65535 if pixels.dtype == np.uint16 else 255
+    blended = pixels * coverage + top * (1.0 - coverage)
+    return np.rint(blended).astype(pixels.dtype)
 
 
 def _alpha_mask(alpha, size: tuple[int, int]) -> Image.Image | None:

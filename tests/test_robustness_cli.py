@@ -7,6 +7,7 @@ output is right (size, orientation, colours, transparency). Inputs always stay b
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,17 @@ def test_batch_to_a_broken_destination_stops_and_resumes(fault, folders, capsys)
     assert run_batch_cli([inputs], root / "style.png", out) == 0
     assert "Batch: 2 done, 0 skipped, 0 failed" in capsys.readouterr().out
     assert (out / "plain_style.png").is_file() and (out / "second_style.png").is_file()
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png"])
+@pytest.mark.parametrize("name", ["alpha", "palette+transparency"])
+def test_transparent_input_shows_white_where_it_was_transparent_in_any_format(name, fmt, folders, capsys):
+    """A JPEG has no alpha channel: what was transparent must come out white (as load_image shows
+    the input), not as the colour hidden under the transparency (black, green...)."""
+    inputs, out, root = folders
+    source = make_case(name, inputs)
+    case = dataclasses.replace(CASES[name], transparent_bottom=fmt == "png")  # a JPEG cannot keep it
+    assert stylize(source, root / "style.png", out / f"result.{fmt}") == 0, capsys.readouterr().err
+    check_saved_output(case, out / f"result.{fmt}")
+    assert run_batch_cli([source], root / "style.png", out / "batch", "--format", fmt) == 0
+    check_saved_output(case, out / "batch" / f"{source.stem}_style.{fmt}")
