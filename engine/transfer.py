@@ -20,7 +20,7 @@ from PIL import Image
 
 from engine import color, devices, images, losses
 from engine.errors import OutOfMemoryError
-from engine.settings import TransferSettings
+from engine.settings import MIN_SIZE, TransferSettings
 from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 
@@ -180,11 +180,7 @@ class _Run:
                 if not devices.is_out_of_memory(exc):
                     raise
                 devices.empty_cache(device)
-                fitted = self.sizes[scale - 1] if scale else max(64, side // 2)
-                raise OutOfMemoryError(
-                    f"Ran out of {device.type.upper()} memory at {side} px; try {fitted} px or another device.",
-                    suggested_size=fitted,
-                ) from None
+                raise self._out_of_memory(device, scale, side) from None
             if stopped:
                 break
         if image is None:  # stopped before the first iteration
@@ -196,6 +192,17 @@ class _Run:
             seconds=time.perf_counter() - self.started,
             settings=self.weights,
             losses=self.last_losses,
+        )
+
+    def _out_of_memory(self, device, scale: int, side: int) -> OutOfMemoryError:
+        """The error to show, naming a size that should fit: the last scale that did, or half this
+        one; never one at or above the size that just failed."""
+        smaller = self.sizes[scale - 1] if scale else max(MIN_SIZE, side // 2)
+        if smaller >= side:
+            return OutOfMemoryError(f"Ran out of {device.type.upper()} memory at {side} px; try another device.")
+        return OutOfMemoryError(
+            f"Ran out of {device.type.upper()} memory at {side} px; try {smaller} px or another device.",
+            suggested_size=smaller,
         )
 
     # --- one scale -----------------------------------------------------------------------
