@@ -7,6 +7,9 @@ import contextlib
 import io
 import math
 import os
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -289,3 +292,73 @@ def test_batch_stop_while_saving_finishes_that_file_and_starts_no_other(files, b
     assert batch_states(out) == {"a.png": "done", "b.png": "waiting"}
     assert images.read_recipe(out / "a_style.png")["styles"] == [str(style)]  # complete, with its recipe
     assert temp_files(out) == []
+
+
+# ---------------------------------------------------------------- killed in the middle of a save
+
+ROOT = Path(__file__).resolve().parent.parent
+# Runs main.py with every image save cut short: 200 bytes of the real file reach the disk, then
+# the process is killed (SIGKILL: no handler, no clean-up, as a power cut or the OOM killer).
+KILLED_WHILE_SAVING = """
+import io, os, signal, sys
+sys.path.insert(0, {root!r})
+from PIL import Image
+
+real_save = Image.Image.save
+
+def save(image, target, *args, **kwargs):
+    if isinstance(target, (str, os.PathLike)):
+        return real_save(image, target, *args, **kwargs)
+    buffer = io.BytesIO()
+    real_save(image, buffer, *args, **kwargs)
+    target.write(buffer.getvalue()[:200])
+    target.flush()
+    os.fsync(target.fileno())
+    os.kill(os.getpid(), signal.SIGKILL)
+
+Image.Image.save = save
+import main
+sys.exit(main.main(sys.argv[1:]))
+"""
+
+
+def run_killed_while_saving(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    driver = tmp_path / "killed_while_saving.py"
+    driver.write_text(KILLED_WHILE_SAVING.format(root=str(ROOT)), encoding="utf-8")
+    process = subprocess.run([sys.executable, str(driver), *args], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=300)
+    assert process.returncode == -signal.SIGKILL, process.stderr
+    return process
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_killed_while_saving_over_an_old_result_leaves_it_whole(files, tmp_path):
+    content, style, out = files
+    out.mkdir()
+    old = out / "r.png"
+    content_image(20, 10).save(old)
+    old_bytes = old.read_bytes()
+    run_killed_while_saving(tmp_path, "stylize", str(content), str(style), "-o", str(old), *FAST)
+    assert old.read_bytes() == old_bytes  # the earlier complete result, untouched
+    leftovers = temp_files(out)
+    assert len(leftovers) == 1 and leftovers[0].stat().st_size == 200  # at most one temp file
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    content_image().save(folder / "a.png")
+    batch.run_batch([folder], tiny(styles=[str(style)]), batch.BatchOptions(str(out)))  # the next batch there
+    assert temp_files(out) == [] and old.read_bytes() == old_bytes
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_batch_killed_while_saving_leaves_no_half_file_and_the_rerun_cleans_up(files, batch_folder, tmp_path):
+    _, style, out = files
+    run_killed_while_saving(tmp_path, "batch", str(batch_folder), "--style", str(style), "-o", str(out), *FAST)
+    assert [p.name for p in out.iterdir() if p.suffix == ".png"] == [temp_files(out)[0].name]  # only the temp
+    assert batch_states(out) == {"a.png": "waiting", "b.png": "waiting"}
+
+    summary = batch.run_batch([batch_folder], tiny(styles=[str(style)]), batch.BatchOptions(str(out)))
+    assert summary.done == 2 and temp_files(out) == []
+    outputs = sorted(p for p in out.iterdir() if p.suffix == ".png")
+    assert [p.name for p in outputs] == ["a_style.png", "b_style.png"]
+    assert all(images.read_recipe(p) for p in outputs)  # complete files
