@@ -108,6 +108,16 @@ def write_grey16(path: Path) -> None:
     assert Image.open(path).mode == "I;16"
 
 
+def write_rgb48_tiff(path: Path) -> None:
+    """16 bits per channel RGB, written by hand (Pillow cannot write it)."""
+    from tests.test_images import tiff48
+
+    values = np.zeros((30, 40, 3), np.uint16)
+    values[:15] = [v * 257 for v in RED]
+    values[15:] = [v * 257 for v in BLUE]
+    path.write_bytes(tiff48(values))
+
+
 def write_palette_transparency(path: Path) -> None:
     image = Image.new("P", (40, 30), 0)
     image.putpalette([*RED, *BLUE, 0, 255, 0])
@@ -180,6 +190,7 @@ CASES = {
         Case("CMYK", "cmyk.jpg", write_cmyk, size=(32, 24), probes=(((0.5, 0.2), (255, 0, 0)), ((0.5, 0.8), (0, 0, 255)))),
         Case("16-bit", "grey16.png", write_grey16, size=(32, 24),
              probes=(((0.5, 0.2), (233,) * 3), ((0.5, 0.8), (31,) * 3))),
+        Case("16-bit RGB TIFF", "deep.tif", write_rgb48_tiff, size=(32, 24), probes=TOP_RED_BOTTOM_BLUE),
         Case("palette+transparency", "palette.png", write_palette_transparency, size=(32, 24),
              probes=(((0.5, 0.2), RED), ((0.5, 0.8), WHITE)), transparent_bottom=True),
         Case("alpha", "alpha.png", write_alpha, size=(32, 24), probes=(((0.5, 0.2), RED), ((0.5, 0.8), WHITE)),

@@ -63,10 +63,11 @@ def test_stylize_takes_unusual_content_correctly(name, folders, capsys):
     inputs, out, root = folders
     content = make_case(name, inputs)
     before = snapshot(root)
-    assert stylize(content, root / "style.png", out / "result.png") == 0, capsys.readouterr().err
+    output = out / "résultat 1.png"  # a unicode, space-laden output name too
+    assert stylize(content, root / "style.png", output) == 0, capsys.readouterr().err
     assert "Wrote" in capsys.readouterr().err
-    assert new_files(before, snapshot(root)) == {"out/result.png"}
-    check_saved_output(CASES[name], out / "result.png")
+    assert new_files(before, snapshot(root)) == {"out/résultat 1.png"}
+    check_saved_output(CASES[name], output)
 
 
 @pytest.mark.parametrize("name", SMALL_GOOD)
