@@ -23,6 +23,7 @@ def run(args) -> int:
     settings = settings_from_args(args, args.content, args.styles)
     settings.validate()
     output = images.check_output_path(args.output, [settings.content, *settings.styles, settings.init_image])
+    images.check_writable(output)
     content, alpha = images.load_image_with_alpha(settings.content)
     exif, _ = images.read_metadata(settings.content)
     printer = ProgressPrinter()

@@ -365,6 +365,20 @@ def check_output_path(path, inputs=(), quality: int = 95, bits: int = 8) -> Path
     return target
 
 
+def check_writable(path) -> None:
+    """Raise ImageError now, before a long run, when the folder of ``path`` exists but cannot take
+    a new file (read-only folder or file system). A folder that does not exist yet is left to
+    ``save_image``, which creates it."""
+    target = Path(path).expanduser()
+    if not target.parent.is_dir():
+        return
+    try:
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".impasto-", suffix=target.suffix):
+            pass
+    except OSError as exc:
+        raise _save_error(exc, target) from None
+
+
 def _refuse_inputs(target: Path, inputs) -> None:
     if isinstance(inputs, (str, os.PathLike)):
         inputs = (inputs,)

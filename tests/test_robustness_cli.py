@@ -170,3 +170,19 @@ def test_transparent_input_shows_white_where_it_was_transparent_in_any_format(na
     check_saved_output(case, out / f"result.{fmt}")
     assert run_batch_cli([source], root / "style.png", out / "batch", "--format", fmt) == 0
     check_saved_output(case, out / "batch" / f"{source.stem}_style.{fmt}")
+
+
+@pytest.mark.parametrize("fault", ["read-only folder", "read-only file system"])
+def test_stylize_to_a_read_only_folder_fails_before_the_run(fault, folders, monkeypatch, capsys):
+    """Minutes of work must not be spent on an image that cannot be written."""
+    from engine import transfer
+
+    inputs, out, root = folders
+    out.mkdir()
+    message = break_destination(monkeypatch, fault)
+    evaluations = []
+    real_closure = transfer._Run._closure
+    monkeypatch.setattr(transfer._Run, "_closure", lambda *args: evaluations.append(1) or real_closure(*args))
+    assert stylize(inputs / "plain.png", root / "style.png", out / "result.png") == 2
+    assert message in error_line(capsys.readouterr().err)
+    assert evaluations == []
