@@ -63,11 +63,16 @@ _UMASK = _read_umask()
 
 def load_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """The image at ``path`` as an 8-bit sRGB "RGB" image, alpha composited over white."""
-    rgb, alpha = load_image_with_alpha(path, max_pixels)
+    return over_white(*load_image_with_alpha(path, max_pixels))
+
+
+def over_white(rgb: Image.Image, alpha: Image.Image | None) -> Image.Image:
+    """``rgb`` composited over white by ``alpha`` (resized to fit), as a transparent image is
+    shown; ``rgb`` itself when there is no alpha."""
     if alpha is None:
         return rgb
     white = Image.new("RGB", rgb.size, (255, 255, 255))
-    white.paste(rgb, mask=alpha)
+    white.paste(rgb.convert("RGB"), mask=_alpha_mask(alpha, rgb.size))
     return white
 
 

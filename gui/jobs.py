@@ -3,7 +3,7 @@ the GUI thread."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image
@@ -49,9 +49,18 @@ def stylize_job(settings: TransferSettings):
     def job(task) -> RunOutcome:
         content, alpha = images.load_image_with_alpha(settings.content)
         exif, _ = images.read_metadata(settings.content)
-        task.emit(ContentFrame(pil_to_qimage(images.resize_long_side(content, settings.size))))
-        result = transfer.run(settings, task.report, task.should_stop, task.steering, content=content)
-        return RunOutcome(result, pil_to_qimage(result.image), alpha, exif)
+        before = images.resize_long_side(content, settings.size)
+        task.emit(ContentFrame(pil_to_qimage(images.over_white(before, alpha))))
+
+        def report(progress):
+            # the run keeps the colours under transparency (saving puts the alpha back); shown
+            # frames are composited over white, as a viewer (and a saved JPEG) shows the result
+            if progress.preview is not None and alpha is not None:
+                progress = replace(progress, preview=images.over_white(progress.preview, alpha))
+            task.report(progress)
+
+        result = transfer.run(settings, report, task.should_stop, task.steering, content=content)
+        return RunOutcome(result, pil_to_qimage(images.over_white(result.image, alpha)), alpha, exif)
 
     return job
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from engine.batch import read_manifest
@@ -100,6 +101,13 @@ def window(qtbot, folders):
     assert win.shutdown_clean
 
 
+def qimage_to_pil(frame: QImage) -> Image.Image:
+    frame = frame.convertToFormat(QImage.Format_RGB888)
+    row = frame.bytesPerLine()
+    data = bytes(frame.constBits())[: row * frame.height()]
+    return Image.frombytes("RGB", (frame.width(), frame.height()), data, "raw", "RGB", row)
+
+
 def pane_frame(win: MainWindow, pane: str) -> QWidget:
     return (win.content_pane if pane == "content" else win.style_pane).frame
 
@@ -146,12 +154,14 @@ def test_content_pane_takes_unusual_images_and_runs_and_saves(name, qtbot, windo
     assert drop_on(pane_frame(window, "content"), content)
     assert window.content_pane.path == str(content)
     before = snapshot(root)
+    shown = []
+    window.host.preview.connect(lambda frame, progress: shown.append(frame))
+    window.host.partial.connect(lambda payload: shown.append(payload.image))  # the "before" picture
     kind, outcome = run_to_the_end(qtbot, window)
     assert kind == "finished" and not outcome.result.stopped
-    if case.transparent_bottom:  # the run works on the colours under the alpha, which saving puts back
-        assert outcome.result.image.size == case.size and outcome.alpha is not None
-    else:
-        check_output_image(case, outcome.result.image)
+    assert outcome.result.image.size == case.size
+    for frame in [*shown, outcome.image]:  # what the window shows: transparency as white, as saved
+        check_output_image(case, qimage_to_pil(frame))
     assert new_files(before, snapshot(root)) == set()  # a run writes nothing by itself
 
     target = tmp_path / "saved" / "result.png"
