@@ -10,6 +10,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import pickle
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,12 @@ def _torch_load(path: Path):
     except FileNotFoundError:
         raise WeightsError(f"Weights file not found: {path}") from None
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
+        if isinstance(exc, pickle.UnpicklingError) and "weights only" in str(exc).lower():
+            # torch's own text runs to a page, with terminal escapes and advice to load it unsafely
+            raise WeightsError(
+                f"{path.name} is not a usable weights file: not a plain file of tensors "
+                "(refused: loading anything else could run code)."
+            ) from None
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"{path.name} is not a usable weights file ({first_line[:120]}).") from None
 

@@ -209,3 +209,17 @@ def test_batch_tab_refuses_templates_that_leave_the_output_folder(template, qtbo
         assert not (tmp_path / "out").exists()
     finally:
         assert panel.shutdown()
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("layout", ["torch zip", "plain pickle"])
+def test_refused_weights_file_message_is_plain_and_gives_no_unsafe_advice(layout, tmp_path, capsys):
+    weights = evil_weights(tmp_path / "evil.pth", tmp_path / "pwned.txt", layout)
+    content, style = tmp_path / "photo.png", tmp_path / "style.png"
+    content_image().save(content)
+    style_image().save(style)
+    assert main.cli(["stylize", str(content), str(style), "-o", str(tmp_path / "o.png"), *FAST,
+                     "--weights", str(weights)]) == 2
+    message = error_line(capsys.readouterr().err)
+    assert message.isprintable() and "\x1b" not in message  # no terminal escape codes
+    assert "refused" in message and "can still be loaded" not in message and "weights_only" not in message
