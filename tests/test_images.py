@@ -28,7 +28,7 @@ from engine.images import (
 )
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
-SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+SRGB = images.srgb_profile_bytes()  # the very bytes Impasto tags outputs with
 
 
 def pixels(img) -> np.ndarray:
