@@ -24,7 +24,7 @@ from engine.settings import MIN_SIZE, TransferSettings
 from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 
-LBFGS_HISTORY = 50
+LBFGS_HISTORY = devices.LBFGS_HISTORY
 
 
 @dataclass

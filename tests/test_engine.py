@@ -1,5 +1,6 @@
 """The engine on real weights and tiny images: losses, stopping, seeds, steering, colours."""
 
+import os
 import subprocess
 import sys
 
@@ -239,6 +240,15 @@ def test_size_that_cannot_fit_names_a_smaller_one(monkeypatch):
     assert info.value.suggested_size < 2048
     assert f"try {info.value.suggested_size} px" in str(info.value)
     assert devices.estimate_bytes(*(int(info.value.suggested_size * f) for f in (0.75, 1))) < 200 * 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/meminfo"), reason="Linux only")
+def test_cpu_free_memory_counts_reclaimable_cache():
+    from engine import devices
+
+    fields = dict(line.split(":", 1) for line in open("/proc/meminfo"))
+    available = int(fields["MemAvailable"].split()[0]) * 1024
+    assert abs(devices.free_memory(torch.device("cpu")) - available) < 512 * 2**20
 
 
 def test_out_of_memory_during_a_run_becomes_a_clear_error(monkeypatch):
