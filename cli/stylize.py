@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cli.common import (
-    EXIT_INTERRUPTED, EXIT_OK, Parser, ProgressPrinter, add_settings_options, interrupt_flag, say,
+    EXIT_INTERRUPTED, EXIT_OK, ProgressPrinter, add_settings_options, interrupt_flag, say,
     settings_from_args,
 )
 

@@ -25,6 +25,16 @@ def _private_config(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("IMPASTO_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
 
 
+@pytest.fixture(autouse=True)
+def _empty_explorer_cache():
+    """The explorer caches tiles per process; every test starts without them."""
+    from engine import explore
+
+    explore.clear_cache()
+    yield
+    explore.clear_cache()
+
+
 @pytest.fixture
 def shared_image():
     """Path to one of ../shared/images, or skip when that folder is absent."""

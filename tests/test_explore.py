@@ -20,13 +20,6 @@ from tests.helpers import content_image, style_image
 CPU = TransferSettings(device="cpu")
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    explore.clear_cache()
-    yield
-    explore.clear_cache()
-
-
 @pytest.fixture
 def content_path(tmp_path):
     path = tmp_path / "content.png"

@@ -6,17 +6,10 @@ import pytest
 from PIL import Image
 
 import main
-from engine import explore, images
+from engine import images
 from tests.helpers import content_image, style_image
 
 FAST = ["--size", "32", "--iterations", "3", "--device", "cpu"]
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    explore.clear_cache()
-    yield
-    explore.clear_cache()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from gui.jobs import RunOutcome
 from gui.layer_table import CONTENT_COLUMN, STYLE_COLUMN, ratio_for_slider, slider_for_ratio
 from gui.main_window import MainWindow, format_duration, suggested_size
 from gui.state import AppState
+from tests.qt_helpers import Dialogs, dialogs  # noqa: F401  (autouse fixture)
 
 RUN_TIMEOUT_MS = 120_000  # a busy shared CPU; a healthy run takes a few seconds
 
@@ -49,32 +50,6 @@ def url_mime(*paths) -> QMimeData:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     return mime
-
-
-class Dialogs:
-    """Records QMessageBox calls instead of showing them; ``answer`` is what question() returns."""
-
-    def __init__(self):
-        self.warnings: list[str] = []
-        self.questions: list[str] = []
-        self.answer = QMessageBox.No
-
-    def warning(self, parent, title, text, *args, **kwargs):
-        self.warnings.append(text)
-        return QMessageBox.Ok
-
-    def question(self, parent, title, text, *args, **kwargs):
-        self.questions.append(text)
-        return self.answer
-
-
-@pytest.fixture(autouse=True)
-def dialogs(monkeypatch) -> Dialogs:
-    recorder = Dialogs()
-    monkeypatch.setattr(QMessageBox, "warning", recorder.warning)
-    monkeypatch.setattr(QMessageBox, "critical", recorder.warning)
-    monkeypatch.setattr(QMessageBox, "question", recorder.question)
-    return recorder
 
 
 @pytest.fixture

@@ -17,13 +17,6 @@ from tests.helpers import content_image, style_image
 WAIT_MS = 60_000
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    explore.clear_cache()
-    yield
-    explore.clear_cache()
-
-
 @pytest.fixture
 def settings(tmp_path) -> TransferSettings:
     content, style = tmp_path / "photo.png", tmp_path / "painting.png"

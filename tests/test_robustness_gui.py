@@ -16,13 +16,14 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from engine.batch import read_manifest
 from engine.settings import TransferSettings
 from gui.batch_panel import BatchPanel
 from gui.main_window import MainWindow
 from tests.helpers import style_image
+from tests.qt_helpers import Dialogs, dialogs  # noqa: F401  (autouse fixture)
 from tests.test_robustness_cases import (
     BAD, CASES, DESTINATION_FAULTS, SMALL_GOOD, break_destination, check_output_image, check_saved_output, make_case,
     new_files, one_line, snapshot, temp_files, two_tone,
@@ -33,32 +34,6 @@ WAIT_MS = 120_000  # a busy shared CPU; each run here takes well under a second 
 FOUND_AT_START = {"corrupt", "truncated"}
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PySide's QDropEvent constructor
-
-
-class Dialogs:
-    """QMessageBox calls recorded instead of shown; ``answer`` is what question() returns."""
-
-    def __init__(self):
-        self.warnings: list[str] = []
-        self.questions: list[str] = []
-        self.answer = QMessageBox.No
-
-    def warning(self, parent, title, text, *args, **kwargs):
-        self.warnings.append(text)
-        return QMessageBox.Ok
-
-    def question(self, parent, title, text, *args, **kwargs):
-        self.questions.append(text)
-        return self.answer
-
-
-@pytest.fixture(autouse=True)
-def dialogs(monkeypatch) -> Dialogs:
-    recorder = Dialogs()
-    monkeypatch.setattr(QMessageBox, "warning", recorder.warning)
-    monkeypatch.setattr(QMessageBox, "critical", recorder.warning)
-    monkeypatch.setattr(QMessageBox, "question", recorder.question)
-    return recorder
 
 
 def drop_on(widget: QWidget, *paths: Path) -> bool:

@@ -18,7 +18,8 @@ from gui.main_window import MainWindow
 from tests.helpers import content_image, style_image
 from tests.test_robustness_cases import new_files, one_line, snapshot, temp_files
 from tests.test_robustness_faults import PHASES, StopAt, oom_after
-from tests.test_robustness_gui import WAIT_MS, dialogs, drop_on, run_to_the_end  # noqa: F401 (dialogs: fixture)
+from tests.qt_helpers import dialogs  # noqa: F401  (autouse fixture)
+from tests.test_robustness_gui import WAIT_MS, drop_on, run_to_the_end
 
 PHASE_WAIT_S = 60  # how long a paused phase waits for Stop before giving up (a broken test, not a hang)
 

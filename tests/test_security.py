@@ -164,8 +164,6 @@ def evil_weights(path: Path, marker: Path, layout: str) -> Path:
 @pytest.mark.parametrize("layout", ["torch zip", "plain pickle"])
 @pytest.mark.parametrize("command", ["stylize", "batch", "explore"])
 def test_cli_never_runs_code_from_a_weights_file(command, layout, tmp_path, capsys):
-    if command == "explore" and not (ROOT / "cli" / "explore.py").is_file():
-        pytest.skip("no explore command yet")
     marker = tmp_path / "pwned.txt"
     weights = evil_weights(tmp_path / "evil.pth", marker, layout)
     content, style = tmp_path / "photo.png", tmp_path / "style.png"
