@@ -115,20 +115,26 @@ def test_cli_size_that_cannot_fit_is_refused_before_the_run(files, monkeypatch, 
     assert calls[0] == 0 and not out.exists()
 
 
-def test_batch_item_out_of_memory_fails_that_item_and_goes_on(files, monkeypatch, capsys):
-    content, style, out = files
-    folder = content.parent / "in"
+def photos_where_b_runs_out_of_memory(root: Path, monkeypatch) -> Path:
+    """root/in with a.png, b.png and c.png; at 48 px only b.png (36 rows) runs out of memory."""
+    folder = root / "in"
     folder.mkdir()
     for name, size in (("a", (40, 32)), ("b", (48, 36)), ("c", (40, 32))):
         content_image(*size).save(folder / f"{name}.png")
     real = transfer._Run._closure
 
-    def closure(self, x, optimizer):  # b.png is the one with 36 rows at 48 px
+    def closure(self, x, optimizer):
         if tuple(x.shape[-2:]) == (36, 48):
             raise torch.OutOfMemoryError("CUDA out of memory.")
         return real(self, x, optimizer)
 
     monkeypatch.setattr(transfer._Run, "_closure", closure)
+    return folder
+
+
+def test_batch_item_out_of_memory_fails_that_item_and_goes_on(files, monkeypatch, capsys):
+    content, style, out = files
+    folder = photos_where_b_runs_out_of_memory(content.parent, monkeypatch)
     code = main.cli(["batch", str(folder), "--style", str(style), "-o", str(out), *FAST, "--size", "48"])
     captured = capsys.readouterr()
     assert code == 2 and "Batch: 2 done, 0 skipped, 1 failed" in captured.out

@@ -11,13 +11,13 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
-from engine import devices, images, transfer
+from engine import devices, images
 from engine.settings import TransferSettings
 from gui.batch_panel import BatchPanel
 from gui.main_window import MainWindow
 from tests.helpers import content_image, style_image
 from tests.test_robustness_cases import new_files, one_line, snapshot, temp_files
-from tests.test_robustness_faults import PHASES, StopAt, oom_after
+from tests.test_robustness_faults import PHASES, StopAt, oom_after, photos_where_b_runs_out_of_memory
 from tests.qt_helpers import dialogs  # noqa: F401  (autouse fixture)
 from tests.test_robustness_gui import WAIT_MS, drop_on, run_to_the_end
 
@@ -86,18 +86,7 @@ def test_size_that_cannot_fit_is_refused_before_the_run_and_the_offer_fits(qtbot
 
 def test_batch_queue_item_out_of_memory_fails_that_item_and_goes_on(qtbot, files, monkeypatch):
     _, style, root = files
-    folder = root / "in"
-    folder.mkdir()
-    for name, size in (("a", (40, 32)), ("b", (48, 36)), ("c", (40, 32))):
-        content_image(*size).save(folder / f"{name}.png")
-    real = transfer._Run._closure
-
-    def closure(self, x, optimizer):  # b.png is the one with 36 rows at 48 px
-        if tuple(x.shape[-2:]) == (36, 48):
-            raise torch_oom()
-        return real(self, x, optimizer)
-
-    monkeypatch.setattr(transfer._Run, "_closure", closure)
+    folder = photos_where_b_runs_out_of_memory(root, monkeypatch)
     settings = TransferSettings(styles=[str(style)], size=48, start_size=48, iterations=1, device="cpu")
     panel = BatchPanel(lambda: settings)
     qtbot.addWidget(panel)
@@ -117,12 +106,6 @@ def test_batch_queue_item_out_of_memory_fails_that_item_and_goes_on(qtbot, files
         assert rows["a.png"][0] == rows["c.png"][0] == "done"
     finally:
         assert panel.shutdown()
-
-
-def torch_oom():
-    import torch
-
-    return torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
 
 
 # ---------------------------------------------------------------- Stop and close in every phase
