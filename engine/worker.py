@@ -7,6 +7,7 @@ results of a job that has been superseded are dropped (Orange's TaskState, napar
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import threading
 import traceback
@@ -83,6 +84,17 @@ class Worker(QObject):
         self.progress.emit(job_id, progress)
 
 
+_LIVE_HOSTS: set["WorkerHost"] = set()
+
+
+@atexit.register
+def _shut_down_live_hosts() -> None:
+    """A host never shut down (a window that was never closed, say) would otherwise have its
+    running QThread destroyed at interpreter exit, which Qt answers with an abort."""
+    for host in list(_LIVE_HOSTS):
+        host.shutdown(timeout_ms=10000)
+
+
 class WorkerHost(QObject):
     """Owns one worker thread. ``submit`` starts a job (stopping any running one); signals of
     stale jobs are filtered out, so the GUI only ever hears from the current job."""
@@ -108,6 +120,7 @@ class WorkerHost(QObject):
         self._worker.failed.connect(self._on_failed)
         self._thread.start()
         self._task: Task | None = None
+        _LIVE_HOSTS.add(self)  # held until shutdown, so its thread never dies while running
 
     @property
     def busy(self) -> bool:
@@ -138,7 +151,10 @@ class WorkerHost(QObject):
         self.stop()
         self._task = None
         self._thread.quit()
-        return self._thread.wait(timeout_ms)
+        ended = self._thread.wait(timeout_ms)
+        if ended:
+            _LIVE_HOSTS.discard(self)
+        return ended
 
     def _current(self, job_id: int) -> bool:
         return self._task is not None and self._task.job_id == job_id
