@@ -32,8 +32,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engine import devices, images, transfer
 from engine.errors import SettingsError
-from engine.settings import ALL_LAYERS, MAX_SIZE, MIN_SIZE, TransferSettings
-from engine.vgg import WIDTHS, VGGFeatures, receptive_field
+from engine.layers import ALL_LAYERS, channels, receptive_field
+from engine.settings import MAX_SIZE, MIN_SIZE, TransferSettings
+from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 
 WHATS = ("content", "style", "features")
@@ -129,11 +130,6 @@ class ExploreResult:
 
 
 # --- layers ---------------------------------------------------------------------------------
-def channels(layer: str) -> int:
-    """Number of channels of a VGG19 layer (conv3_1 -> 256)."""
-    return WIDTHS[int(layer[4] if layer.startswith(("conv", "relu")) else layer[-1])]
-
-
 def style_set_upto(layer: str) -> tuple[str, ...]:
     """The row's layers shallower than ``layer``, then ``layer`` (conv3_1 -> conv1_1, conv2_1, conv3_1)."""
     depth = ALL_LAYERS.index(layer)
@@ -566,7 +562,7 @@ def _title(request: ExploreRequest, source) -> str:
 
 __all__ = [
     "DEFAULT_ITERATIONS", "DEFAULT_SIZE", "ROW_LAYERS", "WHATS", "ExploreRequest", "ExploreResult", "FeatureMap",
-    "Tile", "activations", "channels", "clear_cache", "colorize", "crop_receptive_field", "explore", "features",
+    "Tile", "activations", "clear_cache", "colorize", "crop_receptive_field", "explore", "features",
     "image_key", "make_sheet", "peaks", "reconstruct", "reconstruction_settings", "save_sheet", "strongest_maps",
     "style_set_upto", "top_patches", "unit_box",
 ]

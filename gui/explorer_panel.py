@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from engine import explore
 from engine.errors import ImpastoError
-from engine.settings import CONV_LAYERS, TransferSettings
+from engine.layers import CONV_LAYERS, channels
+from engine.settings import TransferSettings
 from engine.worker import WorkerHost, pil_to_qimage
 
 MODES = (
@@ -280,7 +281,7 @@ class ExplorerPanel(QWidget):
 
     def _on_layer_changed(self) -> None:
         layer = self.layer_combo.currentData() or explore.DEFAULT_FEATURE_LAYER
-        self.channel_spin.setMaximum(explore.channels(layer) - 1)
+        self.channel_spin.setMaximum(channels(layer) - 1)
         self.channel_spin.setValue(-1)
 
     def _set_running(self, running: bool) -> None:

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import SettingsError
-from engine.settings import RELU_LAYERS, TransferSettings, list_presets, load_preset, save_user_preset
+from engine.layers import RELU_LAYERS
+from engine.settings import TransferSettings, list_presets, load_preset, save_user_preset
 
 CONTENT_COLUMN, STYLE_COLUMN = 0, 1
 MAX_LAYER_WEIGHT = 1000.0

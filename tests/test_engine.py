@@ -10,8 +10,9 @@ from PIL import Image
 
 from engine import color, images, losses, transfer
 from engine.errors import OutOfMemoryError
-from engine.settings import RELU_LAYERS, TransferSettings
-from engine.vgg import VGGFeatures, conv_shapes
+from engine.layers import RELU_LAYERS, conv_shapes
+from engine.settings import TransferSettings
+from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 from tests.helpers import content_image, style_image
 from tests.conftest import ROOT

@@ -11,8 +11,9 @@ from PIL import Image
 
 from engine import explore, images
 from engine.errors import ImageError, SettingsError
-from engine.settings import ALL_LAYERS, TransferSettings
-from engine.vgg import VGGFeatures, receptive_field
+from engine.layers import ALL_LAYERS, receptive_field
+from engine.settings import TransferSettings
+from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 from tests.conftest import ROOT
 from tests.helpers import content_image, style_image

@@ -15,7 +15,8 @@ from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QKeySeque
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from engine import images
-from engine.settings import RELU_LAYERS, TransferSettings
+from engine.layers import RELU_LAYERS
+from engine.settings import TransferSettings
 from gui import drop_panes
 from gui.jobs import RunOutcome
 from gui.layer_table import CONTENT_COLUMN, STYLE_COLUMN, ratio_for_slider, slider_for_ratio

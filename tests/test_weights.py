@@ -7,7 +7,7 @@ import torch
 
 from engine import weights as W
 from engine.errors import WeightsError
-from engine.settings import CONV_LAYERS
+from engine.layers import CONV_LAYERS
 
 
 def test_decoded_weights_equal_table_of_index():

@@ -1,0 +1,55 @@
+"""The VGG19 topology, in one place: layer names, channel widths, receptive fields.
+
+Plain Python (no torch): the settings validate layer names with it, the network is built from it,
+the weights loaders check shapes against it and the explorer measures receptive fields with it.
+"""
+
+from __future__ import annotations
+
+BLOCKS = ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))  # (block, convolutions in it)
+WIDTHS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # channels of every layer of a block
+CONV_LAYERS = tuple(f"conv{b}_{i}" for b, n in BLOCKS for i in range(1, n + 1))
+RELU_LAYERS = tuple(name.replace("conv", "relu") for name in CONV_LAYERS)
+POOL_LAYERS = tuple(f"pool{b}" for b, _ in BLOCKS)
+ALL_LAYERS = tuple(
+    name
+    for b, n in BLOCKS
+    for name in [*(x for i in range(1, n + 1) for x in (f"conv{b}_{i}", f"relu{b}_{i}")), f"pool{b}"]
+)
+
+
+def block(layer: str) -> int:
+    """The block a layer belongs to (conv3_1 -> 3, pool5 -> 5)."""
+    return int(layer[4] if layer.startswith(("conv", "relu")) else layer[-1])
+
+
+def channels(layer: str) -> int:
+    """Number of channels of a VGG19 layer (conv3_1 -> 256)."""
+    return WIDTHS[block(layer)]
+
+
+def conv_shapes() -> dict[str, tuple[int, int]]:
+    """Convolution name -> (out channels, in channels)."""
+    shapes, in_ch = {}, 3
+    for name in CONV_LAYERS:
+        out_ch = channels(name)
+        shapes[name], in_ch = (out_ch, in_ch), out_ch
+    return shapes
+
+
+def receptive_field(layer: str) -> tuple[int, int]:
+    """(size, stride) in input pixels of one unit of ``layer``."""
+    size, stride = 1, 1
+    for name in ALL_LAYERS[: ALL_LAYERS.index(layer) + 1]:
+        if name.startswith("conv"):
+            size += 2 * stride
+        elif name.startswith("pool"):
+            size += stride
+            stride *= 2
+    return size, stride
+
+
+__all__ = [
+    "ALL_LAYERS", "BLOCKS", "CONV_LAYERS", "POOL_LAYERS", "RELU_LAYERS", "WIDTHS", "block", "channels",
+    "conv_shapes", "receptive_field",
+]
