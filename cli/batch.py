@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from engine.timing import format_duration, time_left
+
 from cli.common import (
     EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, ProgressPrinter, add_settings_options, interrupt_flag, say,
     settings_from_args,
@@ -91,9 +93,6 @@ class _BatchReport:
     """Per-item lines and a progress bar for the item being worked on (stderr); summary on stdout."""
 
     def __init__(self):
-        from engine.batch import format_duration
-
-        self.duration = format_duration
         self.positions: dict[int, int] = {}
         self.count = 0
         self.printer: ProgressPrinter | None = None
@@ -125,7 +124,7 @@ class _BatchReport:
     def progress(self, progress) -> None:
         if self.printer is None:
             return
-        left = f"{self.duration(progress.eta)} left" if progress.eta is not None else "estimating"
+        left = time_left(progress.eta)
         tag = f"[{progress.position}/{progress.count}]"
         self.printer.label = f"{tag} {progress.name} (batch {progress.fraction:.0%}, {left}) "
         self.printer(progress.step)
@@ -136,4 +135,4 @@ class _BatchReport:
             self.printer = None
 
     def summary(self, summary) -> None:
-        _out(f"Batch: {summary.line()} in {self.duration(summary.seconds)} -> {summary.output_dir}")
+        _out(f"Batch: {summary.line()} in {format_duration(summary.seconds)} -> {summary.output_dir}")

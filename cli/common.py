@@ -14,6 +14,8 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from engine.timing import time_left
+
 if TYPE_CHECKING:
     from engine.settings import TransferSettings
 
@@ -128,7 +130,7 @@ class ProgressPrinter:
         if self.stream is None or progress.phase != "optimising":
             return
         done = progress.iteration / progress.total
-        eta = f"{progress.eta:.0f}s left" if progress.eta is not None else "estimating"
+        eta = time_left(progress.eta)
         text = (
             f"{self.label}scale {progress.scale + 1}/{progress.scales} {progress.size[0]}x{progress.size[1]} "
             f"it {progress.iteration}/{progress.total} loss {progress.loss:.4g} {eta}"

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from engine import devices, images, transfer
+from engine import devices, images, timing, transfer
 from engine.errors import SettingsError
 from engine.layers import ALL_LAYERS, channels, receptive_field
 from engine.settings import MAX_SIZE, MIN_SIZE, TransferSettings
@@ -296,9 +296,7 @@ class _RowProgress:
         return step
 
     def _eta(self, done: int) -> float | None:
-        if not self.computed:
-            return None
-        return self.elapsed() / self.computed * (self.total - done)
+        return timing.eta(self.elapsed(), self.computed, self.total - done)
 
 
 # --- feature maps and receptive fields -------------------------------------------------------

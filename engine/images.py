@@ -24,6 +24,7 @@ import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
+from engine import files
 from engine.errors import ImageError
 
 _FORMATS = {
@@ -46,16 +47,6 @@ _ORIENTATION = 0x0112
 _IMAGE_DESCRIPTION = 0x010E
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _ALPHA_FORMATS = ("PNG", "TIFF", "WEBP")
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# Read once at import: os.umask can only be read by setting it, which is not thread-safe later.
-_UMASK = _read_umask()
 
 
 # ---------------------------------------------------------------- loading
@@ -378,7 +369,7 @@ def check_writable(path) -> None:
     if not target.parent.is_dir():
         return
     try:
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".impasto-", suffix=target.suffix):
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=files.TEMP_PREFIX, suffix=target.suffix):
             pass
     except OSError as exc:
         raise _save_error(exc, target) from None
@@ -510,33 +501,10 @@ def _png_chunk(file, kind: bytes, data: bytes) -> None:
 
 def _atomic_write(target: Path, write) -> None:
     """Run ``write(file)`` on a temp file next to ``target``, then rename it over ``target``."""
-    folder = target.parent
-    temp_name = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            delete=False, dir=folder, prefix=".impasto-", suffix=target.suffix
-        ) as file:
-            temp_name = file.name
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp_name, _new_file_mode(target))  # mkstemp makes files private (0600)
-        os.replace(temp_name, target)
-        temp_name = None
+        files.write_atomic(target, write)
     except Exception as exc:
         raise _save_error(exc, target) from exc
-    finally:
-        if temp_name is not None:
-            with suppress(OSError):
-                os.unlink(temp_name)
-
-
-def _new_file_mode(target: Path) -> int:
-    try:
-        return stat.S_IMODE(os.stat(target).st_mode)
-    except OSError:
-        return 0o666 & ~_UMASK
 
 
 def _save_error(exc: Exception, target: Path) -> ImageError:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import SettingsError
+from engine.files import config_dir, write_text_atomic
 from engine.layers import ALL_LAYERS
 
 DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
@@ -208,14 +208,7 @@ def _as_int(name: str, value) -> int:
 
 # --- presets ----------------------------------------------------------------------------
 def user_presets_dir() -> Path:
-    base = os.environ.get("IMPASTO_CONFIG_DIR")
-    if base:
-        return Path(base) / "presets"
-    if os.name == "nt":
-        return Path(os.environ.get("APPDATA", Path.home())) / "Impasto" / "presets"
-    if os.uname().sysname == "Darwin":
-        return Path.home() / "Library" / "Application Support" / "Impasto" / "presets"
-    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "impasto" / "presets"
+    return config_dir() / "presets"
 
 
 def list_presets() -> dict[str, Path]:
@@ -248,10 +241,5 @@ def load_preset(name_or_path: str, base: TransferSettings | None = None) -> Tran
 def save_user_preset(name: str, settings: TransferSettings) -> Path:
     if not re.fullmatch(r"[\w][\w .-]{0,63}", name):
         raise SettingsError("A preset name uses letters, digits, spaces, '.', '-' and '_' (64 at most).")
-    folder = user_presets_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(settings.look(), indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    path = user_presets_dir() / f"{name}.json"
+    return write_text_atomic(path, json.dumps(settings.look(), indent=2, sort_keys=True))

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from engine import color, devices, images, losses
+from engine import color, devices, images, losses, timing
 from engine.errors import OutOfMemoryError
 from engine.settings import MIN_SIZE, TransferSettings
 from engine.vgg import VGGFeatures
@@ -293,7 +293,7 @@ class _Run:
         now = time.perf_counter()
         elapsed = now - self.started
         total_work = sum(self.work)
-        eta = elapsed / self.done_work * (total_work - self.done_work) if self.done_work else None
+        eta = timing.eta(elapsed, self.done_work, total_work - self.done_work)
         last_of_scale = self.done_iterations == self.settings.iterations * (scale + 1)
         preview = None
         due = (now - self.last_preview) * 1000 >= self.settings.preview_interval_ms

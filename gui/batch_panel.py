@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
@@ -23,24 +23,18 @@ from PySide6.QtWidgets import (
 from engine import images
 from engine.batch import (
     DEFAULT_EXTENSION, DEFAULT_TEMPLATE, DONE, FAILED, RUNNING, SKIPPED, TEMPLATE_FIELDS, BatchItem, BatchOptions,
-    BatchPlan, BatchProgress, BatchSummary, PauseGate, format_duration, plan_batch, run_batch, style_label,
+    BatchPlan, BatchProgress, BatchSummary, PauseGate, plan_batch, run_batch, style_label,
 )
 from engine.errors import ImpastoError
 from engine.settings import TransferSettings
+from engine.timing import format_duration, time_left
 from engine.worker import WorkerHost
+from gui.state import open_store
 
 FORMATS = (("PNG", "png"), ("JPEG", "jpg"), ("TIFF", "tif"), ("WebP", "webp"), ("Same as input", "same"))
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{suffix}" for suffix in images.IMAGE_SUFFIXES))
 STATE_COLOURS = {FAILED: QColor(200, 60, 50), DONE: QColor(60, 150, 80), RUNNING: QColor(50, 120, 210)}
 BAR_STEPS = 1000
-
-
-def open_store() -> QSettings:
-    """``$IMPASTO_CONFIG_DIR/impasto.ini`` when that variable is set, else the native store."""
-    folder = os.environ.get("IMPASTO_CONFIG_DIR")
-    if folder:
-        return QSettings(os.path.join(folder, "impasto.ini"), QSettings.IniFormat)
-    return QSettings("Impasto", "Impasto")
 
 
 @dataclasses.dataclass
@@ -499,9 +493,9 @@ class BatchPanel(QWidget):
         scale = f", scale {step.scale + 1}/{step.scales}" if step.scales > 1 else ""
         self.item_label.setText(
             f"Image {progress.position} of {progress.count}: {progress.name} — iteration "
-            f"{step.iteration}/{step.total}{scale}, {_left(progress.item_eta)}"
+            f"{step.iteration}/{step.total}{scale}, {time_left(progress.item_eta)}"
         )
-        self.overall_label.setText(f"Batch: {_left(progress.eta)}")
+        self.overall_label.setText(f"Batch: {time_left(progress.eta)}")
 
     def _on_preview(self, frame: QImage, progress) -> None:
         self._frame = frame
@@ -587,10 +581,6 @@ class BatchPanel(QWidget):
         store.setValue("batch/recursive", "true" if self.recursive_check.isChecked() else "false")
         store.setValue("batch/quality", self.quality_spin.value())
         store.sync()
-
-
-def _left(seconds: float | None) -> str:
-    return f"{format_duration(seconds)} left" if seconds is not None else "estimating time left"
 
 
 def _run_job(inputs: list[str], settings: TransferSettings, options: BatchOptions, gate: PauseGate):

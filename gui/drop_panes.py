@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from engine import images
 from engine.errors import ImageError
+from engine.files import custom_config_dir
 
 CONTENT_THUMB = 200
 STYLE_THUMB = 56
@@ -27,8 +28,7 @@ STYLE_THUMB = 56
 # --- drops ------------------------------------------------------------------------------
 def spill_folder() -> Path:
     """Where raw image data dropped from other applications is kept as PNG files."""
-    base = os.environ.get("IMPASTO_CONFIG_DIR") or tempfile.gettempdir()
-    folder = Path(base) / "dropped-images"
+    folder = (custom_config_dir() or Path(tempfile.gettempdir())) / "dropped-images"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -25,6 +25,7 @@ from engine import explore
 from engine.errors import ImpastoError
 from engine.layers import CONV_LAYERS, channels
 from engine.settings import TransferSettings
+from engine.timing import format_duration, time_left
 from engine.worker import WorkerHost, pil_to_qimage
 
 MODES = (
@@ -384,7 +385,7 @@ class ExplorerPanel(QWidget):
         if progress.total:
             self.progress_bar.setValue(round(BAR_STEPS * progress.iteration / progress.total))
         if progress.phase in ("optimising", "cached"):
-            eta = f", about {_duration(progress.eta)} left" if progress.eta is not None else ""
+            eta = f", about {time_left(progress.eta)}" if progress.eta is not None else ""
             self.show_status(f"Iteration {progress.iteration} of {progress.total}{eta}")
 
     def _on_finished(self, outcome) -> None:
@@ -401,7 +402,7 @@ class ExplorerPanel(QWidget):
             self.show_status(f"Stopped after {len(outcome.tiles) - 1} tile(s){from_cache}.")
         else:
             self.progress_bar.setValue(BAR_STEPS)
-            self.show_status(f"Done in {_duration(outcome.seconds)}{from_cache}.")
+            self.show_status(f"Done in {format_duration(outcome.seconds)}{from_cache}.")
         self._set_running(False)
         self.runFinished.emit(outcome)
 
@@ -458,8 +459,3 @@ def _tooltip(tile: explore.Tile) -> str:
     else:
         text = "The image as the network sees it"
     return text + (" (from an earlier run)" if tile.cached else "")
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from engine import images
 from engine.errors import ImpastoError, SettingsError
 from engine.settings import TransferSettings
+from engine.timing import format_duration, time_left
 from engine.transfer import Progress
 from engine.worker import WorkerHost
 from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
@@ -36,15 +37,6 @@ SAVE_FILTERS = {
     "WebP image (*.webp)": ".webp",
 }
 STATUS_MS = 8000
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes}:{secs:02d}" if minutes else f"{secs} s"
 
 
 def frame_text(progress: Progress) -> str:
@@ -485,8 +477,7 @@ class MainWindow(QMainWindow):
             return
         self.progress_bar.setRange(0, max(1, progress.total))
         self.progress_bar.setValue(progress.iteration)
-        eta = f"{format_duration(progress.eta)} left" if progress.eta is not None else "estimating…"
-        self.progress_bar.setFormat(f"%p%  ·  {eta}")
+        self.progress_bar.setFormat(f"%p%  ·  {time_left(progress.eta)}")
         self.loss_label.setText(loss_text(progress))
 
     def _on_preview(self, frame, progress: Progress) -> None:

@@ -12,6 +12,7 @@ import os
 from PySide6.QtCore import QByteArray, QSettings
 
 from engine.errors import ImpastoError
+from engine.files import custom_config_dir
 from engine.settings import TransferSettings
 
 MAX_RECENT = 10
@@ -20,9 +21,9 @@ ROLES = ("content", "style")
 
 def open_store() -> QSettings:
     """``$IMPASTO_CONFIG_DIR/impasto.ini`` when that variable is set, else the native store."""
-    folder = os.environ.get("IMPASTO_CONFIG_DIR")
-    if folder:
-        return QSettings(os.path.join(folder, "impasto.ini"), QSettings.IniFormat)
+    folder = custom_config_dir()
+    if folder is not None:
+        return QSettings(str(folder / "impasto.ini"), QSettings.IniFormat)
     return QSettings("Impasto", "Impasto")
 
 

@@ -348,7 +348,7 @@ def test_second_batch_on_same_folder_refused(tmp_path, settings):
     picture(tmp_path / "in" / "a.png")
     out = tmp_path / "out"
     out.mkdir()
-    with batch._folder_lock(out):
+    with batch.runner._folder_lock(out):
         with pytest.raises(BatchError, match="Another Impasto batch"):
             run_batch([tmp_path / "in"], settings, options(out))
 

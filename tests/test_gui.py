@@ -20,7 +20,8 @@ from engine.settings import TransferSettings
 from gui import drop_panes
 from gui.jobs import RunOutcome
 from gui.layer_table import CONTENT_COLUMN, STYLE_COLUMN, ratio_for_slider, slider_for_ratio
-from gui.main_window import MainWindow, format_duration, suggested_size
+from engine.timing import format_duration, time_left
+from gui.main_window import MainWindow, suggested_size
 from gui.state import AppState
 from tests.qt_helpers import Dialogs, dialogs  # noqa: F401  (autouse fixture)
 
@@ -468,9 +469,13 @@ def test_preview_zoom_and_before_after(window):
 
 
 def test_format_duration():
+    """One way of writing a duration for the Stylize, Batch and Explorer tabs and the CLI."""
     assert format_duration(7) == "7 s"
-    assert format_duration(125) == "2:05"
-    assert format_duration(3725) == "1:02:05"
+    assert format_duration(125) == "2 min 05 s"
+    assert format_duration(3725) == "1 h 02 min"
+    assert format_duration(None) == "estimating"
+    assert time_left(125) == "2 min 05 s left"
+    assert time_left(None) == "estimating time left"
 
 
 def test_dropped_paths_ignores_remote_urls():

@@ -407,18 +407,29 @@ class _FillingFile:
 
 def break_destination(monkeypatch, kind: str) -> str:
     """Make every image save fail the way ``kind`` does (running as root, chmod cannot be used);
-    the batch manifest still writes. Returns the message the user must see."""
+    the batch manifest (the same atomic write, to a .json file) still writes. Returns the message
+    the user must see."""
     real_temp_file, real_replace = tempfile.NamedTemporaryFile, os.replace
+
+    def for_images(broken):
+        def temp_file(*args, **kwargs):
+            if str(kwargs.get("suffix", "")).lower() in images.SUPPORTED_SUFFIXES:
+                return broken(*args, **kwargs)
+            return real_temp_file(*args, **kwargs)
+
+        return temp_file
+
     if kind in ("read-only folder", "read-only file system"):
         code = errno.EACCES if kind == "read-only folder" else errno.EROFS
 
         def refuse(*args, **kwargs):
             raise OSError(code, os.strerror(code))  # PermissionError for EACCES
 
-        monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+        monkeypatch.setattr(tempfile, "NamedTemporaryFile", for_images(refuse))
     elif kind == "disk full":
         monkeypatch.setattr(
-            tempfile, "NamedTemporaryFile", lambda *a, **kw: _FillingFile(real_temp_file(*a, **kw), 100)
+            tempfile, "NamedTemporaryFile",
+            for_images(lambda *a, **kw: _FillingFile(real_temp_file(*a, **kw), 100)),
         )
     elif kind == "rename refused":
 

@@ -1,0 +1,304 @@
+"""Running a batch: the output folder locked, then one job after another, with pause, stop and
+a clock for the ETA; every state change goes to the manifest."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from engine import images, timing
+from engine.batch.items import (
+    DONE, FAILED, RUNNING, WAITING, BatchError, BatchItem, BatchProgress, BatchStopped, BatchSummary,
+)
+from engine.batch.names import BatchOptions
+from engine.batch.plan import BatchPlan, checked, plan_batch
+from engine.errors import ImageError, OutOfMemoryError
+from engine.files import TEMP_PREFIX
+from engine.settings import TransferSettings
+from engine.transfer import Progress, Stylizer
+
+LOCK_NAME = "impasto-batch.lock"
+# Save errors that would hit every later item too: the batch stops instead of failing them all.
+_BATCH_STOPPING_SAVE_ERRORS = ("No space left", "Cannot write to folder")
+
+
+class PauseGate:
+    """Pause blocks the running batch at its next iteration; resume lets it go on; Stop still works."""
+
+    def __init__(self):
+        self._open = threading.Event()
+        self._open.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._open.is_set()
+
+    def pause(self) -> None:
+        self._open.clear()
+
+    def resume(self) -> None:
+        self._open.set()
+
+    def wait(self, should_stop: Callable[[], bool] = lambda: False, poll: float = 0.05) -> float:
+        """Block while paused (until resumed or ``should_stop()``); the seconds spent waiting."""
+        if self._open.is_set():
+            return 0.0
+        started = time.perf_counter()
+        while not self._open.wait(poll) and not should_stop():
+            pass
+        return time.perf_counter() - started
+
+
+
+def run_batch(
+    inputs: Iterable,
+    settings: TransferSettings,
+    options: BatchOptions,
+    on_plan: Callable[[BatchPlan], None] | None = None,
+    on_item: Callable[[BatchItem], None] | None = None,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    pause: PauseGate | None = None,
+    stylizer: Stylizer | None = None,
+) -> BatchSummary:
+    """Plan and run a batch with the output folder locked against a second batch.
+
+    ``on_plan(plan)`` once, then ``on_item(item)`` (a copy) on every state change and
+    ``on_progress`` after every iteration. ``should_stop()`` ends the run within one iteration:
+    the current item is not written and stays to do. Raises BatchStopped when the batch cannot
+    go on (full disk, output folder not writable), BatchError/SettingsError before it starts.
+    """
+    _, out = checked(inputs, settings, options)  # before anything is written
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"Cannot create the output folder {out}: {exc.strerror or exc}.") from None
+    with _folder_lock(out):
+        plan = plan_batch(inputs, settings, options)
+        _remove_stale_temp_files(plan)
+        if on_plan:
+            on_plan(plan)
+        return _Runner(plan, on_item, on_progress, should_stop, pause, stylizer).run()
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """An OS lock on OUT_DIR/impasto-batch.lock: released by the OS even if the process dies."""
+    try:
+        handle = open(folder / LOCK_NAME, "a+b")
+    except OSError as exc:
+        raise BatchError(f"Cannot write to the output folder {folder}: {exc.strerror or exc}.") from None
+    with handle:
+        try:
+            _lock(handle)
+        except OSError:
+            raise BatchError(
+                f"Another Impasto batch is writing to {folder}; wait for it to finish or choose another folder."
+            ) from None
+        yield
+
+
+def _lock(handle) -> None:
+    if os.name == "nt":
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _remove_stale_temp_files(plan: BatchPlan) -> None:
+    """Temp files a killed run left behind (the folder is locked, so no save of ours is live)."""
+    folders = {plan.output_dir} | {Path(item.output).parent for item in plan.items if item.output}
+    for folder in folders:
+        try:
+            with os.scandir(folder) as listing:
+                stale = [entry.path for entry in listing if entry.name.startswith(TEMP_PREFIX) and entry.is_file()]
+        except OSError:
+            continue
+        for path in stale:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+class _Clock:
+    """Progress and ETA of a run, from seconds per unit of work (pixels x iterations) done so far,
+    time spent paused left out. The first item's cost includes warming up, so early ETAs run long."""
+
+    def __init__(self, items: list[BatchItem], iterations: int):
+        self.total = sum(item.work for item in items)
+        self.iterations = iterations
+        self.done = 0
+        self.seconds = 0.0
+        self.current: int | None = None  # index of the item being timed
+        self.pixels: list[int] = []
+        self.work = 0
+        self.started = time.perf_counter()
+        self.paused = 0.0
+
+    def start(self, item: BatchItem, size: tuple[int, int], sides: list[int]) -> None:
+        self.pixels = [w * h for w, h in (images.fit_size(*size, side) for side in sides)]
+        self.work = sum(self.pixels) * self.iterations
+        self.total += self.work - item.work  # the real size replaces the estimate from the header
+        self.current = item.index
+        self.started = time.perf_counter()
+        self.paused = 0.0
+
+    def pause(self, seconds: float) -> None:
+        self.paused += seconds
+
+    def step(self, progress: Progress) -> tuple[float, float | None, float, float | None]:
+        """(item fraction, item ETA, run fraction, run ETA)."""
+        scale = min(progress.scale, len(self.pixels) - 1)
+        in_scale = progress.iteration - scale * self.iterations
+        item_done = sum(self.pixels[:scale]) * self.iterations + max(0, in_scale) * self.pixels[scale]
+        item_done = min(item_done, self.work)
+        work_done = self.done + item_done
+        seconds = self.seconds + self._active()
+        item_eta = timing.eta(seconds, work_done, self.work - item_done)
+        eta = timing.eta(seconds, work_done, self.total - work_done)
+        fraction = work_done / self.total if self.total else 0.0
+        return (item_done / self.work if self.work else 0.0), item_eta, min(1.0, fraction), eta
+
+    def finish(self) -> None:
+        self.done += self.work
+        self.seconds += self._active()
+        self.current = None
+
+    def drop(self, item: BatchItem) -> None:
+        """``item`` will not be done: its work leaves the total."""
+        self.total -= self.work if self.current == item.index else item.work
+        self.current = None
+
+    def _active(self) -> float:
+        return time.perf_counter() - self.started - self.paused
+
+
+class _Runner:
+    def __init__(self, plan, on_item, on_progress, should_stop, pause, stylizer):
+        self.plan = plan
+        self.settings = plan.settings
+        self.on_item = on_item or (lambda item: None)
+        self.on_progress = on_progress or (lambda progress: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.pause = pause
+        self.stylizer = stylizer
+        self.pending = plan.pending
+        self.clock = _Clock(self.pending, self.settings.iterations)
+        self.started = time.perf_counter()
+
+    def run(self) -> BatchSummary:
+        manifest = self.plan.manifest
+        manifest.created = self.plan.created
+        for item in self.plan.items:
+            if item.output and (item.state == FAILED or manifest.find(item.source, item.base) is None):
+                manifest.record(item)
+        try:
+            self._save()
+            if self.pending and self.stylizer is None:
+                self.stylizer = Stylizer(self.settings)  # once per batch: weights and style images
+            for position, item in enumerate(self.pending, 1):
+                if self._stopping() or not self._run_item(item, position):
+                    return self._summary(interrupted=True)
+        except BatchError as exc:
+            raise BatchStopped(str(exc), self._summary(interrupted=True)) from None
+        return self._summary(interrupted=False)
+
+    def _stopping(self) -> bool:
+        if self.pause is not None:
+            self.clock.pause(self.pause.wait(self.should_stop))
+        return self.should_stop()
+
+    def _run_item(self, item: BatchItem, position: int) -> bool:
+        """Stylize and save one item; False when the run was stopped during it."""
+        self._set(item, RUNNING)
+        try:
+            content, alpha = images.load_image_with_alpha(item.source)
+            exif, _ = images.read_metadata(item.source)
+        except ImageError as exc:
+            self.clock.drop(item)
+            return self._fail(item, str(exc))
+        self.clock.start(item, content.size, self.settings.scale_sizes())
+        try:
+            result = self.stylizer.stylize(
+                content, on_step=lambda step: self._step(item, position, step), should_stop=self.should_stop
+            )
+        except OutOfMemoryError as exc:
+            self.clock.drop(item)
+            return self._fail(item, f"Out of memory: {exc}")
+        if result.stopped:
+            self._set(item, WAITING, "stopped before it was finished; nothing written")
+            return False
+        self._save_output(item, result.image, alpha, exif)
+        if item.state == DONE:
+            item.seconds = result.seconds
+            self.clock.finish()
+            self.plan.manifest.record(
+                item, settings_hash=self.plan.settings_hash, input_stamp=item.stamp, seconds=round(item.seconds, 2)
+            )
+            self._save()
+            self._emit(item)
+        return True
+
+    def _save_output(self, item: BatchItem, image, alpha, exif) -> None:
+        try:
+            images.save_image(
+                image, item.output, recipe=self.settings.replace(content=item.source).recipe(),
+                quality=self.plan.options.quality, inputs=[item.source, *self.settings.styles],
+                alpha=alpha, exif=exif,
+            )
+        except ImageError as exc:
+            if str(exc).startswith(_BATCH_STOPPING_SAVE_ERRORS):
+                self._set(item, WAITING, "not written")
+                raise BatchError(
+                    f"Batch stopped: {exc}. Nothing partial was written; fix that and run the batch again to resume."
+                ) from None
+            self.clock.drop(item)
+            self._fail(item, str(exc))
+            return
+        item.state, item.reason = DONE, ""
+
+    def _step(self, item: BatchItem, position: int, step: Progress) -> None:
+        item_fraction, item_eta, fraction, eta = self.clock.step(step)
+        self.on_progress(
+            BatchProgress(
+                index=item.index, position=position, count=len(self.pending), name=item.name,
+                step=dataclasses.replace(step, preview=None), item_fraction=item_fraction,
+                fraction=fraction, item_eta=item_eta, eta=eta, preview=step.preview,
+            )
+        )
+        if self.pause is not None:  # blocks the engine loop right here, at the end of an iteration
+            self.clock.pause(self.pause.wait(self.should_stop))
+
+    def _fail(self, item: BatchItem, reason: str) -> bool:
+        self._set(item, FAILED, reason)
+        self.plan.manifest.record(item, input_stamp=item.stamp)
+        self._save()
+        return True
+
+    def _set(self, item: BatchItem, state: str, reason: str = "") -> None:
+        item.state, item.reason = state, reason
+        self._emit(item)
+
+    def _emit(self, item: BatchItem) -> None:
+        self.on_item(dataclasses.replace(item))
+
+    def _save(self) -> None:
+        self.plan.manifest.save(self.settings, self.plan.settings_hash, self.plan.options)
+
+    def _summary(self, interrupted: bool) -> BatchSummary:
+        return BatchSummary(
+            items=[dataclasses.replace(item) for item in self.plan.items],
+            interrupted=interrupted,
+            seconds=time.perf_counter() - self.started,
+            output_dir=str(self.plan.output_dir),
+        )
+
