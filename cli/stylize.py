@@ -18,26 +18,20 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from engine import images, transfer
+    from engine.jobs import Job
 
     settings = settings_from_args(args, args.content, args.styles)
-    settings.validate()
-    output = images.check_output_path(args.output, [settings.content, *settings.styles, settings.init_image])
-    images.check_writable(output)
-    content, alpha = images.load_image_with_alpha(settings.content)
-    exif, _ = images.read_metadata(settings.content)
+    job = Job(settings, args.output, args.quality).check()  # before any work: nothing to lose yet
+    content = job.load()
     printer = ProgressPrinter()
     with interrupt_flag() as stop:
         try:
-            result = transfer.run(settings, printer, stop.is_set, content=content)
+            outcome = job.run(content, printer, stop.is_set)
         finally:
             printer.close()
-    if result.stopped:
+    if outcome.stopped:
         say("Interrupted: nothing was written.")
         return EXIT_INTERRUPTED
-    images.save_image(
-        result.image, output, recipe=settings.recipe(), quality=args.quality,
-        inputs=[settings.content, *settings.styles], alpha=alpha, exif=exif,
-    )
-    say(f"Wrote {output} ({result.image.width}x{result.image.height}, {result.seconds:.1f} s)")
+    output = job.save(outcome)
+    say(f"Wrote {output} ({outcome.image.width}x{outcome.image.height}, {outcome.result.seconds:.1f} s)")
     return EXIT_OK

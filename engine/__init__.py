@@ -1,6 +1,7 @@
 """Impasto's style-transfer engine: plain PyTorch and Pillow, no Qt.
 
-Only ``engine.worker`` imports Qt, and nothing here imports it.
+Nothing here imports Qt (tests/test_architecture.py enforces it): the QThread worker lives in
+``gui.worker``.
 """
 
 from engine.errors import (  # noqa: F401

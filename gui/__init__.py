@@ -1,2 +1,2 @@
 """Impasto's desktop window (PySide6). It never computes: all pixel work goes to
-``engine.worker.WorkerHost`` jobs. Start it with ``gui.app.run_gui()``."""
+``gui.worker.WorkerHost`` jobs. Start it with ``gui.app.run_gui()``."""

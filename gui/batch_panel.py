@@ -28,7 +28,7 @@ from engine.batch import (
 from engine.errors import ImpastoError
 from engine.settings import TransferSettings
 from engine.timing import format_duration, time_left
-from engine.worker import WorkerHost
+from gui.worker import WorkerHost, describe
 from gui.state import open_store
 
 FORMATS = (("PNG", "png"), ("JPEG", "jpg"), ("TIFF", "tif"), ("WebP", "webp"), ("Same as input", "same"))
@@ -524,7 +524,8 @@ class BatchPanel(QWidget):
                 self.show_status(f"Batch finished: {result.line()} in {format_duration(result.seconds)}.")
             self.run_finished.emit(result)
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, error: BaseException) -> None:
+        message = describe(error)
         if self._running:
             self._set_running(False)
             self.show_status(message)

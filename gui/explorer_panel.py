@@ -26,7 +26,7 @@ from engine.errors import ImpastoError
 from engine.layers import CONV_LAYERS, channels
 from engine.settings import TransferSettings
 from engine.timing import format_duration, time_left
-from engine.worker import WorkerHost, pil_to_qimage
+from gui.worker import WorkerHost, describe, pil_to_qimage
 
 MODES = (
     ("content", "Content reconstructions",
@@ -406,7 +406,8 @@ class ExplorerPanel(QWidget):
         self._set_running(False)
         self.runFinished.emit(outcome)
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, error: BaseException) -> None:
+        message = describe(error)
         action = "save the sheet" if self._saving else "explore"
         self._saving = False
         self._set_running(False)

@@ -1,18 +1,18 @@
-"""Jobs the window hands to a WorkerHost: everything that touches pixels runs in them, never on
-the GUI thread."""
+"""Jobs the window hands to a WorkerHost: the engine's job layer (``engine.jobs``) run in the
+worker thread, with its pictures converted to QImages there. Nothing touches pixels on the GUI
+thread."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
 from PySide6.QtGui import QImage
 
-from engine import images, transfer
+from engine import images, jobs
 from engine.settings import TransferSettings
 from engine.transfer import TransferResult
-from engine.worker import pil_to_qimage
+from gui.worker import pil_to_qimage
 
 
 @dataclass
@@ -24,10 +24,12 @@ class ContentFrame:
 
 @dataclass
 class RunOutcome:
-    result: TransferResult
-    image: QImage  # the result, converted in the worker
-    alpha: Image.Image | None  # the content's transparency, put back on save
-    exif: bytes | None  # the content's EXIF, carried into the saved file
+    job: jobs.JobResult  # what ran, the content's alpha and EXIF for saving
+    image: QImage  # the result as shown, converted in the worker
+
+    @property
+    def result(self) -> TransferResult:
+        return self.job.result
 
 
 @dataclass
@@ -44,37 +46,25 @@ def warm_up_job(task) -> None:
 
 
 def stylize_job(settings: TransferSettings):
-    """Load the content (alpha and EXIF kept aside for saving), show it, then run the transfer."""
+    """Load the content, show it, then run the transfer with live steering."""
 
     def job(task) -> RunOutcome:
-        content, alpha = images.load_image_with_alpha(settings.content)
-        exif, _ = images.read_metadata(settings.content)
-        before = images.resize_long_side(content, settings.size)
-        task.emit(ContentFrame(pil_to_qimage(images.over_white(before, alpha))))
+        def show_content(content: jobs.Content) -> None:
+            before = images.resize_long_side(content.image, settings.size)
+            task.emit(ContentFrame(pil_to_qimage(content.shown(before))))
 
-        def report(progress):
-            # the run keeps the colours under transparency (saving puts the alpha back); shown
-            # frames are composited over white, as a viewer (and a saved JPEG) shows the result
-            if progress.preview is not None and alpha is not None:
-                progress = replace(progress, preview=images.over_white(progress.preview, alpha))
-            task.report(progress)
-
-        result = transfer.run(settings, report, task.should_stop, task.steering, content=content)
-        return RunOutcome(result, pil_to_qimage(images.over_white(result.image, alpha)), alpha, exif)
+        outcome = jobs.Job(settings).run(
+            on_step=task.report, should_stop=task.should_stop, steering=task.steering, on_content=show_content
+        )
+        return RunOutcome(outcome, pil_to_qimage(outcome.shown()))
 
     return job
 
 
 def save_job(outcome: RunOutcome, path, quality: int):
     """Save a result atomically with its recipe, never over one of its inputs."""
-    settings = outcome.result.settings
 
     def job(task) -> SavedFile:
-        saved = images.save_image(
-            outcome.result.image, path, recipe=settings.recipe(), quality=quality,
-            inputs=[settings.content, *settings.styles, settings.init_image],
-            alpha=outcome.alpha, exif=outcome.exif,
-        )
-        return SavedFile(saved)
+        return SavedFile(jobs.save(outcome.job, path, quality))
 
     return job

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 from pathlib import Path
 from typing import Callable
 
@@ -17,11 +16,11 @@ from PySide6.QtWidgets import (
 )
 
 from engine import images
-from engine.errors import ImpastoError, SettingsError
+from engine.errors import ImpastoError, OutOfMemoryError, SettingsError
 from engine.settings import TransferSettings
 from engine.timing import format_duration, time_left
 from engine.transfer import Progress
-from engine.worker import WorkerHost
+from gui.worker import WorkerHost, describe
 from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
 from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job, warm_up_job
 from gui.layer_table import LookPanel
@@ -52,12 +51,6 @@ def loss_text(progress: Progress) -> str:
         f"loss {progress.loss:.4g}  (content {progress.content_loss:.3g} · "
         f"style {progress.style_loss:.3g} · TV {progress.tv_loss:.3g})"
     )
-
-
-def suggested_size(message: str) -> int | None:
-    """The size an out-of-memory message suggests ("... try 362 px ...")."""
-    found = re.search(r"try (\d+) px", message)
-    return int(found.group(1)) if found else None
 
 
 class MainWindow(QMainWindow):
@@ -465,7 +458,7 @@ class MainWindow(QMainWindow):
         self.host.finished.connect(self._on_finished)
         self.host.failed.connect(self._on_failed)
         self.io_host.finished.connect(self._on_saved)
-        self.io_host.failed.connect(lambda message: self._warn("Could not save", message))
+        self.io_host.failed.connect(lambda error: self._warn("Could not save", describe(error)))
 
     def _on_progress(self, progress: Progress) -> None:
         if progress.phase == "loading":
@@ -506,13 +499,14 @@ class MainWindow(QMainWindow):
         )
         self.run_finished.emit(outcome)
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, error: BaseException) -> None:
+        message = describe(error)
         self._set_running(False)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("Failed")
         self.show_status(message, 0)
-        size = suggested_size(message) if message.startswith("Out of memory") else None
+        size = error.suggested_size if isinstance(error, OutOfMemoryError) else None
         if size is None:
             QMessageBox.warning(self, "Stylizing failed", message)
             return

@@ -15,13 +15,14 @@ from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QKeySeque
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from engine import images
+from engine.errors import OutOfMemoryError
 from engine.layers import RELU_LAYERS
 from engine.settings import TransferSettings
+from engine.timing import format_duration, time_left
 from gui import drop_panes
 from gui.jobs import RunOutcome
 from gui.layer_table import CONTENT_COLUMN, STYLE_COLUMN, ratio_for_slider, slider_for_ratio
-from engine.timing import format_duration, time_left
-from gui.main_window import MainWindow, suggested_size
+from gui.main_window import MainWindow
 from gui.state import AppState
 from tests.qt_helpers import Dialogs, dialogs  # noqa: F401  (autouse fixture)
 
@@ -336,11 +337,11 @@ def test_start_without_images_says_why_in_the_status_line(window):
 
 
 def test_out_of_memory_names_a_size_and_offers_it(window, dialogs):
-    message = "Out of memory: Ran out of CPU memory at 1024 px; try 724 px or another device."
-    assert suggested_size(message) == 724
+    error = OutOfMemoryError("Ran out of CPU memory at 1024 px; try 724 px or another device.", suggested_size=724)
     dialogs.answer = QMessageBox.Yes
-    window._on_failed(message)
-    assert "724 px" in dialogs.questions[-1]
+    window._on_failed(error)  # the error object itself crosses the thread: no text is parsed
+    assert "Out of memory: Ran out of CPU memory" in dialogs.questions[-1]
+    assert "Set the output size to 724 px?" in dialogs.questions[-1]
     assert window.settings_panel.size.value() == 724
 
 

@@ -22,6 +22,7 @@ from engine.batch import read_manifest
 from engine.settings import TransferSettings
 from gui.batch_panel import BatchPanel
 from gui.main_window import MainWindow
+from gui.worker import describe
 from tests.helpers import style_image
 from tests.qt_helpers import Dialogs, dialogs  # noqa: F401  (autouse fixture)
 from tests.test_robustness_cases import (
@@ -91,7 +92,7 @@ def run_to_the_end(qtbot, win: MainWindow):
     """Start and wait for the outcome: ("finished", RunOutcome) or ("failed", message)."""
     outcome = []
     win.host.finished.connect(lambda result: outcome.append(("finished", result)))
-    win.host.failed.connect(lambda message: outcome.append(("failed", message)))
+    win.host.failed.connect(lambda error: outcome.append(("failed", describe(error))))
     assert win.start()
     qtbot.waitUntil(lambda: bool(outcome) and not win.busy, timeout=WAIT_MS)
     return outcome[0]

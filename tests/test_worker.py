@@ -1,4 +1,4 @@
-"""engine.worker: a host that is never shut down must not abort the process at exit."""
+"""gui.worker: a host that is never shut down must not abort the process at exit."""
 
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import os, sys, time
 sys.path.insert(0, {root!r})
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from PySide6.QtWidgets import QApplication, QWidget
-from engine.worker import WorkerHost
+from gui.worker import WorkerHost
 
 app = QApplication([])
 parent = QWidget()

@@ -40,6 +40,7 @@ class BatchItem:
     work: int = 0  # estimated cost: pixels x iterations over all scales
     base: str = ""  # output name before any "-2" suffix, relative to the output folder
     stamp: list = field(default_factory=list)  # [size, mtime_ns] of the input when planned
+    error: ImpastoError | None = field(default=None, compare=False, repr=False)  # why it failed, typed
 
     @property
     def name(self) -> str:
@@ -80,7 +81,7 @@ class BatchSummary:
 
 @dataclass
 class BatchProgress:
-    """One engine step inside a batch; ``preview`` as in Progress (engine.worker forwards it)."""
+    """One engine step inside a batch; ``preview`` as in Progress (gui.worker forwards it)."""
 
     index: int  # BatchItem.index
     position: int  # 1-based among the items this run works on

@@ -13,6 +13,7 @@ from engine.batch.manifest import Manifest, now, settings_hash, stamp
 from engine.batch.names import BatchOptions, numbered, output_extension, render_name, style_label
 from engine.batch.scan import scan_inputs
 from engine.errors import ImageError, SettingsError
+from engine.jobs import protected_paths
 from engine.settings import TransferSettings
 
 
@@ -50,7 +51,8 @@ def plan_batch(inputs: Iterable, settings: TransferSettings, options: BatchOptio
     created = manifest.created or now()
     digest = settings_hash(settings, options.quality)
     items = _named_items(found, settings, options, created[:10])
-    input_keys = {path_key(source) for source, _ in found}
+    # no output may replace an input: the images found, and every job's styles and init image
+    input_keys = {path_key(source) for source, _ in found} | {path_key(p) for p in protected_paths(settings)}
     _assign_outputs(items, manifest, out, input_keys)
     for item in items:
         _initial_state(item, manifest, digest, settings)
@@ -94,7 +96,7 @@ def _named_items(found, settings, options, date) -> list[BatchItem]:
             )
             item.base = str(folder / name)
         except BatchError as exc:
-            item.state, item.reason = FAILED, str(exc)
+            item.state, item.reason, item.error = FAILED, str(exc), exc
         items.append(item)
     return items
 
@@ -138,7 +140,7 @@ def _initial_state(item: BatchItem, manifest: Manifest, digest: str, settings: T
     try:
         width, height = images.image_size(item.source)
     except ImageError as exc:
-        item.state, item.reason = FAILED, str(exc)
+        item.state, item.reason, item.error = FAILED, str(exc), exc
         return
     pixels = sum(w * h for w, h in (images.fit_size(width, height, side) for side in settings.scale_sizes()))
     item.work = pixels * settings.iterations

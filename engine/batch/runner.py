@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from engine import images, timing
+from engine.jobs import Job
 from engine.batch.items import (
     DONE, FAILED, RUNNING, WAITING, BatchError, BatchItem, BatchProgress, BatchStopped, BatchSummary,
 )
 from engine.batch.names import BatchOptions
 from engine.batch.plan import BatchPlan, checked, plan_batch
-from engine.errors import ImageError, OutOfMemoryError
+from engine.errors import ImageError, ImpastoError, OutOfMemoryError
 from engine.files import TEMP_PREFIX
 from engine.settings import TransferSettings
 from engine.transfer import Progress, Stylizer
@@ -218,28 +219,29 @@ class _Runner:
         return self.should_stop()
 
     def _run_item(self, item: BatchItem, position: int) -> bool:
-        """Stylize and save one item; False when the run was stopped during it."""
+        """One job: stylize and save one item; False when the run was stopped during it."""
         self._set(item, RUNNING)
+        job = Job(self.settings.replace(content=item.source), item.output, self.plan.options.quality)
         try:
-            content, alpha = images.load_image_with_alpha(item.source)
-            exif, _ = images.read_metadata(item.source)
+            content = job.load()
         except ImageError as exc:
             self.clock.drop(item)
-            return self._fail(item, str(exc))
-        self.clock.start(item, content.size, self.settings.scale_sizes())
+            return self._fail(item, exc)
+        self.clock.start(item, content.image.size, self.settings.scale_sizes())
         try:
-            result = self.stylizer.stylize(
-                content, on_step=lambda step: self._step(item, position, step), should_stop=self.should_stop
+            outcome = job.run(
+                content, on_step=lambda step: self._step(item, position, step), should_stop=self.should_stop,
+                stylizer=self.stylizer,
             )
         except OutOfMemoryError as exc:
             self.clock.drop(item)
-            return self._fail(item, f"Out of memory: {exc}")
-        if result.stopped:
+            return self._fail(item, exc, f"Out of memory: {exc}")
+        if outcome.stopped:
             self._set(item, WAITING, "stopped before it was finished; nothing written")
             return False
-        self._save_output(item, result.image, alpha, exif)
+        self._save_output(job, item, outcome)
         if item.state == DONE:
-            item.seconds = result.seconds
+            item.seconds = outcome.result.seconds
             self.clock.finish()
             self.plan.manifest.record(
                 item, settings_hash=self.plan.settings_hash, input_stamp=item.stamp, seconds=round(item.seconds, 2)
@@ -248,13 +250,9 @@ class _Runner:
             self._emit(item)
         return True
 
-    def _save_output(self, item: BatchItem, image, alpha, exif) -> None:
+    def _save_output(self, job: Job, item: BatchItem, outcome) -> None:
         try:
-            images.save_image(
-                image, item.output, recipe=self.settings.replace(content=item.source).recipe(),
-                quality=self.plan.options.quality, inputs=[item.source, *self.settings.styles],
-                alpha=alpha, exif=exif,
-            )
+            job.save(outcome)
         except ImageError as exc:
             if str(exc).startswith(_BATCH_STOPPING_SAVE_ERRORS):
                 self._set(item, WAITING, "not written")
@@ -262,9 +260,9 @@ class _Runner:
                     f"Batch stopped: {exc}. Nothing partial was written; fix that and run the batch again to resume."
                 ) from None
             self.clock.drop(item)
-            self._fail(item, str(exc))
+            self._fail(item, exc)
             return
-        item.state, item.reason = DONE, ""
+        item.state, item.reason, item.error = DONE, "", None
 
     def _step(self, item: BatchItem, position: int, step: Progress) -> None:
         item_fraction, item_eta, fraction, eta = self.clock.step(step)
@@ -278,8 +276,9 @@ class _Runner:
         if self.pause is not None:  # blocks the engine loop right here, at the end of an iteration
             self.clock.pause(self.pause.wait(self.should_stop))
 
-    def _fail(self, item: BatchItem, reason: str) -> bool:
-        self._set(item, FAILED, reason)
+    def _fail(self, item: BatchItem, error: ImpastoError, reason: str = "") -> bool:
+        item.error = error
+        self._set(item, FAILED, reason or str(error))
         self.plan.manifest.record(item, input_stamp=item.stamp)
         self._save()
         return True

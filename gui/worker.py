@@ -1,8 +1,10 @@
-"""The one Qt module of the engine: runs engine jobs in a QThread and reports through signals.
+"""Runs engine jobs in a QThread and reports through signals.
 
 A job is a plain callable ``job(task) -> result``; ``task`` gives it ``report(progress)``,
 ``should_stop()`` and ``steering``. Everything the GUI shows arrives through queued signals, and
 results of a job that has been superseded are dropped (Orange's TaskState, napari's workers).
+A failure crosses the thread as the error object itself (an ``OutOfMemoryError`` keeps its
+``suggested_size``); ``describe(error)`` gives the one line to show.
 """
 
 from __future__ import annotations
@@ -19,6 +21,25 @@ from PySide6.QtGui import QImage
 
 from engine.errors import ImpastoError, OutOfMemoryError
 from engine.transfer import Progress, Steering
+
+
+class InternalError(Exception):
+    """A bug in a job (not the user's doing): ``error`` is what was raised."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(f"{type(error).__name__}: {error}".splitlines()[0])
+        self.error = error
+
+
+def describe(error: BaseException) -> str:
+    """The one line a user is shown for a failed job."""
+    if isinstance(error, OutOfMemoryError):
+        return f"Out of memory: {error}"
+    if isinstance(error, ImpastoError):
+        return str(error)
+    if isinstance(error, InternalError):
+        return f"Internal error: {error}"
+    return f"Internal error: {type(error).__name__}: {error}".splitlines()[0]
 
 
 def pil_to_qimage(image) -> QImage:
@@ -53,7 +74,7 @@ class Worker(QObject):
     preview = Signal(int, QImage, object)  # job id, frame, Progress
     partial = Signal(int, object)  # job id, anything a job emits
     finished = Signal(int, object)  # job id, the job's return value
-    failed = Signal(int, str)  # job id, one line for the user
+    failed = Signal(int, object)  # job id, the error (ImpastoError, or InternalError for a bug)
     _run = Signal(int, object)
 
     def __init__(self):
@@ -66,13 +87,10 @@ class Worker(QObject):
         try:
             result = job(task)
         except ImpastoError as exc:
-            message = str(exc)
-            if isinstance(exc, OutOfMemoryError):
-                message = f"Out of memory: {exc}"
-            self.failed.emit(job_id, message)
+            self.failed.emit(job_id, exc)
         except Exception as exc:  # a bug: report it instead of killing the thread
             traceback.print_exc()
-            self.failed.emit(job_id, f"Internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+            self.failed.emit(job_id, InternalError(exc))
         else:
             self.finished.emit(job_id, result)
 
@@ -103,7 +121,7 @@ class WorkerHost(QObject):
     preview = Signal(QImage, object)
     partial = Signal(object)
     finished = Signal(object)
-    failed = Signal(str)
+    failed = Signal(object)  # the error object; describe(error) is its line for the user
 
     _ids = itertools.count(1)
 
@@ -176,20 +194,10 @@ class WorkerHost(QObject):
             self._task = None
             self.finished.emit(result)
 
-    def _on_failed(self, job_id, message):
+    def _on_failed(self, job_id, error):
         if self._current(job_id):
             self._task = None
-            self.failed.emit(message)
+            self.failed.emit(error)
 
 
-def transfer_job(settings, content=None, styles=None) -> Callable[[Task], object]:
-    """A job that runs one style transfer with live steering."""
-    from engine import transfer
-
-    def job(task: Task):
-        return transfer.run(settings, task.report, task.should_stop, task.steering, content, styles)
-
-    return job
-
-
-__all__ = ["Task", "Worker", "WorkerHost", "pil_to_qimage", "transfer_job"]
+__all__ = ["InternalError", "Task", "Worker", "WorkerHost", "describe", "pil_to_qimage"]

@@ -1,0 +1,191 @@
+"""The job layer: one path from "these inputs" to "this saved picture".
+
+The command line (``main.py stylize``), the window (Start, then Save / Save As) and the batch
+queue (one job per input image) all go through here, so a rule about inputs or outputs is written
+once and holds for all three:
+
+* ``protected_paths(settings)``: the files a job must never overwrite (content, styles, init image);
+* ``Job.check()`` / ``guard_output()``: settings and output checked before any work is spent;
+* ``Job.load()``: the content as RGB plus what saving puts back (alpha, EXIF);
+* ``Job.run()``: the optimisation (``engine.transfer``), previews composited as a viewer shows them;
+* ``save()``: atomic, the recipe of what ran embedded, alpha/EXIF/ICC kept as ``engine.images`` does.
+
+Failures are raised as the typed errors of ``engine.errors`` (an ``OutOfMemoryError`` keeps its
+``suggested_size``); front ends decide how to show them. No Qt here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image
+
+from engine import images, transfer
+from engine.settings import TransferSettings
+from engine.transfer import Progress, Steering, Stylizer, TransferResult
+
+
+# ------------------------------------------------------------------------ styles
+
+
+@dataclass(frozen=True)
+class Style:
+    """One style image of a job and its weight in the blend.
+
+    A per-style region mask or scale belongs here as a new field with a default (``mask: str = ""``,
+    ``scale: float | None = None``), carried into TransferSettings by ``with_styles``.
+    """
+
+    path: str
+    blend: float = 1.0
+
+
+def styles_of(settings: TransferSettings) -> list[Style]:
+    """The styles of ``settings``; a blend list that does not match the styles counts as equal."""
+    blends = settings.style_blend if len(settings.style_blend) == len(settings.styles) else []
+    return [Style(path, float(blends[i]) if blends else 1.0) for i, path in enumerate(settings.styles)]
+
+
+def with_styles(settings: TransferSettings, styles: list[Style]) -> TransferSettings:
+    return settings.replace(styles=[s.path for s in styles], style_blend=[s.blend for s in styles])
+
+
+# ------------------------------------------------------------------------ inputs and outputs
+
+
+def protected_paths(settings: TransferSettings) -> list[str]:
+    """The files a job reads, which no output of it may replace: the content, every style image
+    and the init image. The one rule behind every "never overwrite an input" check."""
+    return [path for path in (settings.content, *settings.styles, settings.init_image) if path]
+
+
+def guard_output(settings: TransferSettings, output, quality: int = 95) -> Path:
+    """``output`` as a path to write, or ImageError: unknown type, a folder, or one of the inputs."""
+    return images.check_output_path(output, protected_paths(settings), quality)
+
+
+@dataclass
+class Content:
+    """The content photo as a job uses it: sRGB pixels, plus what saving puts back."""
+
+    image: Image.Image  # RGB; the colours under transparent parts are kept
+    alpha: Image.Image | None = None  # transparency, put back on save
+    exif: bytes | None = None  # carried into the saved file
+
+    def shown(self, picture: Image.Image) -> Image.Image:
+        """``picture`` as a viewer (and a saved JPEG) shows it: composited over white."""
+        return images.over_white(picture, self.alpha)
+
+
+def load_content(path) -> Content:
+    """Load the content photo (ImageError when it cannot be used)."""
+    image, alpha = images.load_image_with_alpha(path)
+    exif, _ = images.read_metadata(path)
+    return Content(image, alpha, exif)
+
+
+@dataclass
+class JobResult:
+    """A finished (or stopped) job: the transfer's result, the content it ran on, and where it
+    was saved (None until saved)."""
+
+    result: TransferResult
+    content: Content
+    settings: TransferSettings  # what ran: steered weights, the job's own content path
+    saved: Path | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return self.result.stopped
+
+    @property
+    def image(self) -> Image.Image:
+        return self.result.image
+
+    def shown(self) -> Image.Image:
+        return self.content.shown(self.result.image)
+
+
+def save(outcome: JobResult, output, quality: int = 95) -> Path:
+    """Write ``outcome`` to ``output`` atomically, with the recipe of what ran, the content's alpha
+    and EXIF, never over one of its inputs."""
+    settings = outcome.settings
+    outcome.saved = images.save_image(
+        outcome.result.image, output, recipe=settings.recipe(), quality=quality,
+        inputs=protected_paths(settings), alpha=outcome.content.alpha, exif=outcome.content.exif,
+    )
+    return outcome.saved
+
+
+# ------------------------------------------------------------------------ the job
+
+
+@dataclass
+class Job:
+    """Stylize ``settings.content`` with ``settings.styles``; save to ``output`` when given
+    (the window saves later, to a path the user picks: ``save``)."""
+
+    settings: TransferSettings
+    output: str | Path | None = None
+    quality: int = 95
+
+    def check(self) -> "Job":
+        """Everything that can be refused before the run: settings, output name, output folder."""
+        self.settings.validate()
+        if self.output is not None:
+            self.output = guard_output(self.settings, self.output, self.quality)
+            images.check_writable(self.output)
+        return self
+
+    def load(self) -> Content:
+        return load_content(self.settings.content)
+
+    def run(
+        self,
+        content: Content | None = None,
+        on_step: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        steering: Steering | None = None,
+        stylizer: Stylizer | None = None,
+        on_content: Callable[[Content], None] | None = None,
+    ) -> JobResult:
+        """Load the content (unless given), then run the transfer: with ``stylizer`` (a batch's,
+        prepared once) or a new one. ``on_content(content)`` is called once it is loaded."""
+        content = content if content is not None else self.load()
+        if on_content is not None:
+            on_content(content)
+        report = on_step or (lambda progress: None)
+
+        def step(progress: Progress) -> None:
+            # the run keeps the colours under transparency (saving puts the alpha back); shown
+            # frames are composited over white, as a viewer (and a saved JPEG) shows the result
+            if progress.preview is not None and content.alpha is not None:
+                progress = dataclasses.replace(progress, preview=content.shown(progress.preview))
+            report(progress)
+
+        if stylizer is None:
+            result = transfer.run(self.settings, step, should_stop, steering, content=content.image)
+        else:
+            result = stylizer.stylize(content.image, step, should_stop, steering)
+        ran = result.settings.replace(content=self.settings.content)
+        return JobResult(result, content, ran)
+
+    def save(self, outcome: JobResult, output=None, quality: int | None = None) -> Path:
+        return save(outcome, output if output is not None else self.output, self.quality if quality is None else quality)
+
+    def __call__(self, on_step=None, should_stop=None, steering=None) -> JobResult:
+        """The whole path: check, load, run, and save unless stopped."""
+        self.check()
+        outcome = self.run(on_step=on_step, should_stop=should_stop, steering=steering)
+        if not outcome.stopped and self.output is not None:
+            self.save(outcome)
+        return outcome
+
+
+__all__ = [
+    "Content", "Job", "JobResult", "Style", "guard_output", "load_content", "protected_paths", "save", "styles_of",
+    "with_styles",
+]
