@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QSizePolicy, QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine import images
+from engine import images, jobs
 from engine.errors import ImpastoError, OutOfMemoryError, SettingsError
 from engine.settings import TransferSettings
 from engine.timing import format_duration, time_left
@@ -556,10 +556,9 @@ class MainWindow(QMainWindow):
         if self.outcome is None:
             self.show_status("Nothing to save yet: start a run first")
             return False
-        settings = self.outcome.result.settings
         quality = self.settings_panel.quality.value()
         try:
-            images.check_output_path(path, [settings.content, *settings.styles, settings.init_image], quality)
+            jobs.guard_output(self.outcome.job.settings, path, quality)  # the job layer's one rule
         except ImpastoError as exc:
             self._warn("Cannot save", str(exc))
             return False

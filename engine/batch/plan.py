@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from engine import images
+from engine import images, jobs
 from engine.batch.items import DONE, FAILED, SKIPPED, WAITING, BatchError, BatchItem, is_dir, path_key
 from engine.batch.manifest import Manifest, now, settings_hash, stamp
 from engine.batch.names import BatchOptions, numbered, output_extension, render_name, style_label
 from engine.batch.scan import scan_inputs
 from engine.errors import ImageError, SettingsError
-from engine.jobs import protected_paths
 from engine.settings import TransferSettings
 
 
@@ -52,7 +51,7 @@ def plan_batch(inputs: Iterable, settings: TransferSettings, options: BatchOptio
     digest = settings_hash(settings, options.quality)
     items = _named_items(found, settings, options, created[:10])
     # no output may replace an input: the images found, and every job's styles and init image
-    input_keys = {path_key(source) for source, _ in found} | {path_key(p) for p in protected_paths(settings)}
+    input_keys = {path_key(source) for source, _ in found} | {path_key(p) for p in jobs.protected_paths(settings)}
     _assign_outputs(items, manifest, out, input_keys)
     for item in items:
         _initial_state(item, manifest, digest, settings)
