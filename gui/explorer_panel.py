@@ -118,10 +118,10 @@ class TileStrip(QListWidget):
 
 
 class ExplorerPanel(QWidget):
-    busyChanged = Signal(bool)
-    tileShown = Signal(object)  # explore.Tile, once it is on screen
-    runFinished = Signal(object)  # explore.ExploreResult
-    sheetSaved = Signal(object)  # Path
+    busy_changed = Signal(bool)
+    tile_shown = Signal(object)  # explore.Tile, once it is on screen
+    run_finished = Signal(object)  # explore.ExploreResult
+    sheet_saved = Signal(object)  # Path
 
     def __init__(self, settings_source: Callable[[], TransferSettings], parent=None):
         super().__init__(parent)
@@ -295,7 +295,7 @@ class ExplorerPanel(QWidget):
         self.export_button.setEnabled(not running and self.result is not None and len(self.result.tiles) > 1)
         if running != getattr(self, "_was_running", False):
             self._was_running = running
-            self.busyChanged.emit(running)
+            self.busy_changed.emit(running)
 
     def _ask_export(self) -> None:
         if self.result is None:
@@ -359,7 +359,7 @@ class ExplorerPanel(QWidget):
         item.setToolTip(_tooltip(tile))
         item.setData(Qt.UserRole, tile.channel if tile.kind == "feature" else None)
         strip.fit_height()
-        self.tileShown.emit(tile)
+        self.tile_shown.emit(tile)
 
     def _on_preview(self, frame: QImage, progress) -> None:
         """The tile being optimised, as it forms."""
@@ -393,7 +393,7 @@ class ExplorerPanel(QWidget):
             self._saving = False
             self._set_running(False)
             self.show_status(f"Saved {outcome.path}")
-            self.sheetSaved.emit(outcome.path)
+            self.sheet_saved.emit(outcome.path)
             return
         self.result = outcome
         cached = sum(1 for t in outcome.tiles if t.cached)
@@ -404,7 +404,7 @@ class ExplorerPanel(QWidget):
             self.progress_bar.setValue(BAR_STEPS)
             self.show_status(f"Done in {format_duration(outcome.seconds)}{from_cache}.")
         self._set_running(False)
-        self.runFinished.emit(outcome)
+        self.run_finished.emit(outcome)
 
     def _on_failed(self, error: BaseException) -> None:
         message = describe(error)

@@ -514,7 +514,7 @@ class MainWindow(QMainWindow):
             self, "Out of memory", f"{message}\n\nSet the output size to {size} px?"
         )
         if answer == QMessageBox.Yes:
-            self.settings_panel.size.setValue(size)
+            self.settings_panel.size_box.setValue(size)
             self.settings_panel.start_size.setValue(min(self.settings_panel.start_size.value(), size))
 
     def _set_running(self, running: bool) -> None:

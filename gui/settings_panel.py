@@ -49,8 +49,8 @@ class SettingsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.size = QSpinBox(minimum=MIN_SIZE, maximum=MAX_SIZE, singleStep=64, suffix=" px")
-        self.size.setToolTip("Long side of the output image")
+        self.size_box = QSpinBox(minimum=MIN_SIZE, maximum=MAX_SIZE, singleStep=64, suffix=" px")
+        self.size_box.setToolTip("Long side of the output image")
         self.start_size = QSpinBox(minimum=MIN_SIZE, maximum=MAX_SIZE, singleStep=64, suffix=" px")
         self.start_size.setToolTip(
             "Long side of the first, coarsest scale; the image then grows in steps of √2 up to the output size"
@@ -76,7 +76,7 @@ class SettingsPanel(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        form.addRow("Output size", self.size)
+        form.addRow("Output size", self.size_box)
         form.addRow("First scale", self.start_size)
         form.addRow("Iterations per scale", self.iterations)
         form.addRow("Optimiser", self.optimizer)
@@ -86,7 +86,7 @@ class SettingsPanel(QWidget):
         form.addRow("Smoothness (TV)", self.tv_weight)
         form.addRow("Device", self.device)
         form.addRow("Save quality", self.quality)
-        for spin in (self.size, self.start_size, self.iterations, self.seed):
+        for spin in (self.size_box, self.start_size, self.iterations, self.seed):
             spin.valueChanged.connect(self.changed)
         for combo in (self.optimizer, self.init, self.preserve_colors, self.device):
             combo.currentIndexChanged.connect(self.changed)
@@ -94,12 +94,12 @@ class SettingsPanel(QWidget):
         self.tv_weight.valueChanged.connect(self.steerable_changed)
 
     def load(self, settings: TransferSettings) -> None:
-        widgets = (self.size, self.start_size, self.iterations, self.seed, self.tv_weight,
+        widgets = (self.size_box, self.start_size, self.iterations, self.seed, self.tv_weight,
                    self.optimizer, self.init, self.preserve_colors, self.device)
         for widget in widgets:
             widget.blockSignals(True)
         try:
-            self.size.setValue(settings.size)
+            self.size_box.setValue(settings.size)
             self.start_size.setValue(settings.start_size)
             self.iterations.setValue(settings.iterations)
             self.seed.setValue(RANDOM_SEED if settings.seed is None else settings.seed)
@@ -115,7 +115,7 @@ class SettingsPanel(QWidget):
     def apply_to(self, settings: TransferSettings) -> TransferSettings:
         seed = self.seed.value()
         return settings.replace(
-            size=self.size.value(),
+            size=self.size_box.value(),
             start_size=self.start_size.value(),
             iterations=self.iterations.value(),
             seed=None if seed == RANDOM_SEED else seed,

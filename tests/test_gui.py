@@ -225,7 +225,7 @@ def test_settings_panel_fields_feed_the_settings(window):
     panel = window.settings_panel
     assert panel.device.itemText(0) == "Automatic"
     assert panel.device.findData("cpu") > 0
-    panel.size.setValue(320)
+    panel.size_box.setValue(320)
     panel.iterations.setValue(33)
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
     panel.init.setCurrentIndex(panel.init.findData("noise"))
@@ -342,7 +342,7 @@ def test_out_of_memory_names_a_size_and_offers_it(window, dialogs):
     window._on_failed(error)  # the error object itself crosses the thread: no text is parsed
     assert "Out of memory: Ran out of CPU memory" in dialogs.questions[-1]
     assert "Set the output size to 724 px?" in dialogs.questions[-1]
-    assert window.settings_panel.size.value() == 724
+    assert window.settings_panel.size_box.value() == 724
 
 
 # --- state, panels, shortcuts, preview ------------------------------------------------------
@@ -352,14 +352,14 @@ def test_window_remembers_geometry_settings_folders_and_recent_files(qtbot, pict
     first.resize(1050, 700)
     first.load_content(str(pictures[0]))
     first.add_styles([str(pictures[1])])
-    first.settings_panel.size.setValue(384)
+    first.settings_panel.size_box.setValue(384)
     first.settings_panel.quality.setValue(80)
     first.close()
     second = MainWindow()
     qtbot.addWidget(second)
     assert second.state.geometry() is not None
     assert abs(second.height() - 700) <= 8  # the offscreen screen is 800 px wide, so only the height
-    assert second.settings_panel.size.value() == 384
+    assert second.settings_panel.size_box.value() == 384
     assert second.settings_panel.quality.value() == 80
     assert second.content_pane.path == str(pictures[0])
     assert second.style_pane.paths() == [str(pictures[1])]
@@ -432,7 +432,7 @@ def test_extra_panels_get_the_settings_source_and_are_shut_down(qtbot, monkeypat
     win = MainWindow()
     qtbot.addWidget(win)
     assert [win.tabs.tabText(i) for i in range(win.tabs.count())] == ["Stylize", "Batch", "Explorer"]
-    win.settings_panel.size.setValue(300)
+    win.settings_panel.size_box.setValue(300)
     assert all(panel.settings_source().size == 300 for panel in made)
     win.close()
     assert all(panel.stopped for panel in made) and win.shutdown_clean

@@ -46,7 +46,7 @@ def make_panel(qtbot):
 
 
 def run_to_end(qtbot, panel: ExplorerPanel):
-    with qtbot.waitSignal(panel.runFinished, timeout=WAIT_MS) as finished:
+    with qtbot.waitSignal(panel.run_finished, timeout=WAIT_MS) as finished:
         qtbot.mouseClick(panel.run_button, Qt.LeftButton)
     return finished.args[0]
 
@@ -59,9 +59,9 @@ def labels(panel: ExplorerPanel, heading: str) -> list[str]:
 def test_content_row_fills_tile_by_tile(qtbot, make_panel, settings):
     panel = make_panel(settings)
     shown, values, busy = [], [], []
-    panel.tileShown.connect(shown.append)
+    panel.tile_shown.connect(shown.append)
     panel.progress_bar.valueChanged.connect(values.append)
-    panel.busyChanged.connect(busy.append)
+    panel.busy_changed.connect(busy.append)
     result = run_to_end(qtbot, panel)
     assert not result.stopped and not panel.busy and busy == [True, False]
     assert [t.label for t in shown] == ["original", *explore.ROW_LAYERS]
@@ -81,7 +81,7 @@ def test_stop_ends_the_row_within_an_iteration(qtbot, make_panel, settings):
         assert panel.run()
     assert panel.busy and panel.stop_button.isEnabled() and not panel.run_button.isEnabled()
     stopped_at = time.perf_counter()
-    with qtbot.waitSignal(panel.runFinished, timeout=WAIT_MS) as finished:
+    with qtbot.waitSignal(panel.run_finished, timeout=WAIT_MS) as finished:
         qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
     assert time.perf_counter() - stopped_at < 5  # one 32 px iteration is milliseconds
     result = finished.args[0]
@@ -122,7 +122,7 @@ def test_clicking_a_feature_map_shows_that_channels_patches(qtbot, make_panel, s
     assert strip.count() == 16
     picked = maps[5].channel
     item = strip.items[6]  # tile index 6 = the sixth map
-    with qtbot.waitSignal(panel.runFinished, timeout=WAIT_MS) as finished:
+    with qtbot.waitSignal(panel.run_finished, timeout=WAIT_MS) as finished:
         rect = strip.visualItemRect(item)
         qtbot.mouseClick(strip.viewport(), Qt.LeftButton, pos=rect.center())
     assert panel.channel_spin.value() == picked
@@ -138,7 +138,7 @@ def test_export_writes_the_sheet_in_the_worker(qtbot, make_panel, settings, tmp_
     result = run_to_end(qtbot, panel)
     target = tmp_path / "out" / "sheet.png"
     target.parent.mkdir()
-    with qtbot.waitSignal(panel.sheetSaved, timeout=WAIT_MS) as saved:
+    with qtbot.waitSignal(panel.sheet_saved, timeout=WAIT_MS) as saved:
         assert panel.export_sheet(str(target))
     assert saved.args[0] == target and not panel.busy
     with Image.open(target) as sheet:

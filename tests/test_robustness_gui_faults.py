@@ -64,7 +64,7 @@ def test_out_of_memory_offers_the_size_that_fitted_and_the_next_run_works(qtbot,
         kind, message = run_to_the_end(qtbot, window)
     assert kind == "failed" and "Ran out of CPU memory at 48 px; try 34 px" in one_line(message)
     assert len(dialogs.questions) == 1 and "Set the output size to 34 px?" in dialogs.questions[0]
-    assert window.settings_panel.size.value() == 34 and window.isVisible()
+    assert window.settings_panel.size_box.value() == 34 and window.isVisible()
     assert window.start_action.isEnabled() and not dialogs.warnings
 
     kind, outcome = run_to_the_end(qtbot, window)  # the offered size runs
@@ -73,7 +73,7 @@ def test_out_of_memory_offers_the_size_that_fitted_and_the_next_run_works(qtbot,
 
 def test_size_that_cannot_fit_is_refused_before_the_run_and_the_offer_fits(qtbot, window, monkeypatch, dialogs):
     monkeypatch.setattr(devices, "free_memory", lambda device: 80 * 2**20)
-    window.settings_panel.size.setValue(1024)
+    window.settings_panel.size_box.setValue(1024)
     window.settings_panel.start_size.setValue(1024)
     window.settings_panel.iterations.setValue(1)
     dialogs.answer = QMessageBox.Yes
