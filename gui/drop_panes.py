@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from engine import images
 from engine.errors import ImageError
 from engine.files import custom_config_dir
+from engine.jobs import Style
 
 CONTENT_THUMB = 200
 STYLE_THUMB = 56
@@ -278,6 +279,9 @@ class StylePane(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(_header("Style", self.add_button))
         layout.addWidget(self.frame, 1)
+
+    def styles(self) -> list[Style]:
+        return [Style(row.path, row.blend.value()) for row in self.rows]
 
     def paths(self) -> list[str]:
         return [row.path for row in self.rows]

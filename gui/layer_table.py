@@ -141,6 +141,7 @@ class LookPanel(QWidget):
     whenever a weight the running optimisation can pick up has changed."""
 
     look_changed = Signal()  # weights that live steering can apply
+    FIELDS = frozenset({"content_layers", "style_layers", "content_weight", "style_weight"})  # shown here
     preset_applied = Signal(object)  # TransferSettings: the preset applied on the current ones
     message = Signal(str)
 

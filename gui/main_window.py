@@ -1,5 +1,8 @@
 """The main window: a "Stylize" tab (inputs, live preview, look and settings) plus the batch and
-explorer panels, menus and shortcuts. It never computes: runs and saves go to WorkerHosts."""
+explorer panels, menus and shortcuts. It never computes: runs and saves go to WorkerHosts.
+
+What the tab is about lives in ``self.session`` (gui.session.Session): the panes and panels write
+their edits into it and show what it holds; runs, saves and the other tabs read it."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
 from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job, warm_up_job
 from gui.layer_table import LookPanel
 from gui.preview import PreviewPanel
+from gui.session import Session
 from gui.settings_panel import SettingsPanel
 from gui.state import AppState
 
@@ -67,7 +71,7 @@ class MainWindow(QMainWindow):
         self.panels: list[QWidget] = []
         self.outcome: RunOutcome | None = None
         self._save_path: str | None = None
-        self._base = TransferSettings()  # fields without a widget (style scale, pooling, ...)
+        self.session = Session(parent=self)
         self.shutdown_clean: bool | None = None
         self._build_stylize_tab()
         self._build_actions()
@@ -99,7 +103,7 @@ class MainWindow(QMainWindow):
         centre_layout.addWidget(self.preview, 1)
         centre_layout.addLayout(self._build_run_bar())
 
-        self.look_panel = LookPanel(self.current_settings)
+        self.look_panel = LookPanel(self.session.settings)
         self.settings_panel = SettingsPanel()
         look_box = QGroupBox("Look")
         QVBoxLayout(look_box).addWidget(self.look_panel)
@@ -124,20 +128,40 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([260, 700, 360])
         self.stylize_tab = self.splitter
 
-        self.content_pane.changed.connect(
-            lambda path: self.setWindowTitle(f"{Path(path).name} — Impasto" if path else "Impasto")
-        )
+        self._bind_session()
         self.content_pane.files_dropped.connect(self._on_content_dropped)
         self.content_pane.drop_failed.connect(lambda m: self._warn("Cannot use the dropped data", m))
         self.content_pane.open_requested.connect(self.open_content_dialog)
         self.style_pane.files_dropped.connect(self._on_styles_dropped)
         self.style_pane.drop_failed.connect(lambda m: self._warn("Cannot use the dropped data", m))
         self.style_pane.add_requested.connect(self.add_styles_dialog)
-        self.style_pane.blend_changed.connect(self._on_blend_changed)
-        self.look_panel.look_changed.connect(self._steer)
         self.look_panel.preset_applied.connect(self._on_preset_applied)
         self.look_panel.message.connect(lambda m: self._warn("Preset", m))
-        self.settings_panel.steerable_changed.connect(self._steer)
+
+    def _bind_session(self) -> None:
+        """Widgets write their edits into the session; the session's changes made elsewhere (a
+        recipe, a preset, the out-of-memory offer) are shown by the widgets that own them."""
+        session = self.session
+        self.content_pane.changed.connect(session.set_content)
+        for signal in (self.style_pane.changed, self.style_pane.blend_changed):
+            signal.connect(lambda: session.set_styles(self.style_pane.styles(), origin=self.style_pane))
+        self.look_panel.look_changed.connect(lambda: session.edit(self.look_panel.apply_to, origin=self.look_panel))
+        self.settings_panel.changed.connect(
+            lambda: session.edit(self.settings_panel.apply_to, origin=self.settings_panel)
+        )
+        self.settings_panel.quality.valueChanged.connect(session.set_quality)
+        session.quality_changed.connect(self.settings_panel.quality.setValue)
+        session.settings_changed.connect(self._show_settings)
+        session.steerable_changed.connect(self._steer)  # weights and blends steer a running job
+        session.content_changed.connect(
+            lambda path: self.setWindowTitle(f"{Path(path).name} — Impasto" if path else "Impasto")
+        )
+
+    def _show_settings(self, fields, origin) -> None:
+        settings = self.session.settings()
+        for panel in (self.look_panel, self.settings_panel):
+            if origin is not panel and fields & panel.FIELDS:
+                panel.load(settings)
 
     def _build_run_bar(self) -> QVBoxLayout:
         self.start_button = QToolButton()
@@ -208,31 +232,23 @@ class MainWindow(QMainWindow):
 
     def _add_panels(self) -> None:
         """The Batch and Explorer tabs: ``Panel(settings_source, parent)`` with ``busy`` and
-        ``shutdown()``; each runs on its own worker thread."""
+        ``shutdown()``, ``settings_source`` being ``session.settings``; each runs on its own
+        worker thread."""
         from gui.batch_panel import BatchPanel
         from gui.explorer_panel import ExplorerPanel
 
         for panel_class, title in ((BatchPanel, "Batch"), (ExplorerPanel, "Explorer")):
-            panel = panel_class(self.current_settings, self)
+            panel = panel_class(self.session.settings, self)
             self.panels.append(panel)
             self.tabs.addTab(panel, title)
 
     # ================================================================== settings
-    def current_settings(self) -> TransferSettings:
-        """Everything the Stylize tab shows, as one TransferSettings (not validated)."""
-        settings = self._base.replace(
-            content=self.content_pane.path,
-            styles=self.style_pane.paths(),
-            style_blend=self.style_pane.blends(),
-        )
-        return self.settings_panel.apply_to(self.look_panel.apply_to(settings))
-
     def apply_settings(self, settings: TransferSettings, with_images: bool = True) -> None:
-        """Show ``settings`` in every widget; with ``with_images``, also its content and styles
-        (those whose files still exist)."""
-        self._base = settings
-        self.look_panel.load(settings)
-        self.settings_panel.load(settings)
+        """Put ``settings`` in the session (every widget shows it); with ``with_images``, also its
+        content and styles (those whose files still exist)."""
+        self.session.load(settings)
+        self.look_panel.load(self.session.settings())
+        self.settings_panel.load(self.session.settings())
         if with_images:
             self._restore_images(settings)
 
@@ -258,8 +274,7 @@ class MainWindow(QMainWindow):
             self.show_status("; ".join(problems))
 
     def _on_preset_applied(self, settings: TransferSettings) -> None:
-        self._base = settings
-        self.settings_panel.load(settings)
+        self.session.load(settings)
         self.show_status("Preset applied")
 
     # ================================================================== inputs
@@ -410,7 +425,7 @@ class MainWindow(QMainWindow):
     def start(self) -> bool:
         if self.host.busy:
             return False
-        settings = self.current_settings()
+        settings = self.session.settings()
         if settings.seed is None:  # "Random": pick one now so the recipe can reproduce the run
             settings = settings.replace(seed=random.randrange(2**31))
         try:
@@ -439,7 +454,7 @@ class MainWindow(QMainWindow):
         """Hand the new weights to the running optimisation (it picks them up next iteration)."""
         if not self.host.busy:
             return
-        settings = self.current_settings()
+        settings = self.session.settings()
         try:
             settings.validate(need_images=False)
         except SettingsError as exc:
@@ -447,9 +462,6 @@ class MainWindow(QMainWindow):
             return
         self.host.steer(settings)
         self.show_status("New weights applied to the running optimisation")
-
-    def _on_blend_changed(self) -> None:
-        self._steer()  # the running optimisation re-blends its style targets next iteration
 
     def _connect_workers(self) -> None:
         self.host.progress.connect(self._on_progress)
@@ -514,8 +526,7 @@ class MainWindow(QMainWindow):
             self, "Out of memory", f"{message}\n\nSet the output size to {size} px?"
         )
         if answer == QMessageBox.Yes:
-            self.settings_panel.size_box.setValue(size)
-            self.settings_panel.start_size.setValue(min(self.settings_panel.start_size.value(), size))
+            self.session.limit_size(size)
 
     def _set_running(self, running: bool) -> None:
         self.start_action.setEnabled(not running)
@@ -556,7 +567,7 @@ class MainWindow(QMainWindow):
         if self.outcome is None:
             self.show_status("Nothing to save yet: start a run first")
             return False
-        quality = self.settings_panel.quality.value()
+        quality = self.session.quality
         try:
             jobs.guard_output(self.outcome.job.settings, path, quality)  # the job layer's one rule
         except ImpastoError as exc:
@@ -597,15 +608,15 @@ class MainWindow(QMainWindow):
         splitter = self.state.splitter_state()
         if splitter is not None:
             self.splitter.restoreState(splitter)
-        self.settings_panel.quality.setValue(self.state.quality())
+        self.session.set_quality(self.state.quality())
         self.apply_settings(self.state.settings())
         for problem in self.state.problems:
             self.show_status(problem)
 
     def remember(self) -> None:
         self.state.save_window(self.saveGeometry(), self.saveState(), self.splitter.saveState())
-        self.state.save_settings(self.current_settings())
-        self.state.set_quality(self.settings_panel.quality.value())
+        self.state.save_settings(self.session.settings())
+        self.state.set_quality(self.session.quality)
         self.state.sync()
 
     def closeEvent(self, event):

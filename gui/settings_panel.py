@@ -44,8 +44,11 @@ def _select(combo: QComboBox, value, label: str | None = None) -> None:
 
 
 class SettingsPanel(QWidget):
-    changed = Signal()  # any setting changed (remembered, used at the next Start)
-    steerable_changed = Signal()  # a setting the running optimisation can pick up (TV weight)
+    changed = Signal()  # any setting changed: the window's session takes it (apply_to)
+
+    # the TransferSettings fields this panel shows
+    FIELDS = frozenset({"size", "start_size", "iterations", "seed", "tv_weight", "optimizer", "init",
+                        "preserve_colors", "device"})
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -91,7 +94,6 @@ class SettingsPanel(QWidget):
         for combo in (self.optimizer, self.init, self.preserve_colors, self.device):
             combo.currentIndexChanged.connect(self.changed)
         self.tv_weight.valueChanged.connect(self.changed)
-        self.tv_weight.valueChanged.connect(self.steerable_changed)
 
     def load(self, settings: TransferSettings) -> None:
         widgets = (self.size_box, self.start_size, self.iterations, self.seed, self.tv_weight,

@@ -93,7 +93,7 @@ def test_file_url_dropped_on_content_pane_shows_name_and_size(window, pictures):
     assert window.content_pane.path == str(pictures[0])
     assert window.content_pane.info.text() == "content.png — 48 × 40 px"
     assert not window.content_pane.picture.pixmap().isNull()
-    assert window.current_settings().content == str(pictures[0])
+    assert window.session.settings().content == str(pictures[0])
 
 
 def test_file_opened_from_the_finder_becomes_the_content(window, pictures):
@@ -137,7 +137,7 @@ def test_several_styles_dropped_each_with_blend_and_remove(window, tmp_path):
     assert window.style_pane.paths() == [str(p) for p in paths]
     window.style_pane.rows[1].blend.setValue(2.5)
     window.style_pane.rows[0].remove_button.click()
-    settings = window.current_settings()
+    settings = window.session.settings()
     assert settings.styles == [str(paths[1]), str(paths[2])]
     assert settings.style_blend == [2.5, 1.0]
 
@@ -159,7 +159,7 @@ def test_dropping_an_impasto_image_offers_to_restore_its_settings(window, pictur
     made = images.save_image(Image.new("RGB", (32, 32)), tmp_path / "made.png", recipe=recipe)
     dialogs.answer = QMessageBox.Yes
     drop_on(window, url_mime(made))
-    settings = window.current_settings()
+    settings = window.session.settings()
     assert dialogs.questions and "made.png" in dialogs.questions[0]
     assert (settings.style_weight, settings.tv_weight) == (123.0, 2.0)
     assert settings.style_layers == {"relu2_1": 3.0}
@@ -178,7 +178,7 @@ def test_table_edits_change_the_settings(window):
     assert model.setData(model.index(RELU_LAYERS.index("relu1_1"), STYLE_COLUMN), 0)
     assert not model.setData(model.index(row, STYLE_COLUMN), -1)
     assert not model.setData(model.index(row, STYLE_COLUMN), "lots")
-    settings = window.current_settings()
+    settings = window.session.settings()
     assert settings.content_layers == {"relu4_2": 1.0, "relu3_1": 2.5}
     assert "relu1_1" not in settings.style_layers
     assert settings.style_layers["relu3_1"] == 1.0
@@ -187,16 +187,16 @@ def test_table_edits_change_the_settings(window):
 def test_balance_slider_is_a_log_scale_on_style_weight(window):
     panel = window.look_panel
     panel.balance.setValue(50)
-    assert window.current_settings().style_weight == pytest.approx(100.0)
+    assert window.session.settings().style_weight == pytest.approx(100.0)
     panel.balance.setValue(-100)
-    assert window.current_settings().style_weight == pytest.approx(0.1)
+    assert window.session.settings().style_weight == pytest.approx(0.1)
     assert panel.ratio_label.text() == "style ×0.1"
     assert slider_for_ratio(ratio_for_slider(37)) == 37
 
 
 def test_preset_keeps_exact_weights_that_the_slider_cannot_show(window):
     window.look_panel.apply_preset("Bold strokes")
-    settings = window.current_settings()
+    settings = window.session.settings()
     assert settings.style_weight == 20.0 and settings.style_scale == 1.4
     assert settings.style_layers == {"relu2_1": 0.5, "relu3_1": 1.0, "relu4_1": 2.0, "relu5_1": 2.0}
 
@@ -208,14 +208,14 @@ def test_presets_builtin_listed_and_user_preset_round_trip(window):
     panel.model.setData(panel.model.index(RELU_LAYERS.index("relu5_4"), STYLE_COLUMN), 4.0)
     panel.balance.setValue(20)
     window.settings_panel.tv_weight.setValue(1.25)
-    saved = window.current_settings()
+    saved = window.session.settings()
     panel.save_preset("My look")
     assert panel.presets.currentText() == "My look"
     panel.reset()
     window.settings_panel.tv_weight.setValue(0.0)
-    assert window.current_settings().style_layers != saved.style_layers
+    assert window.session.settings().style_layers != saved.style_layers
     panel.apply_preset("My look")
-    restored = window.current_settings()
+    restored = window.session.settings()
     assert restored.style_layers == saved.style_layers
     assert restored.style_weight == pytest.approx(saved.style_weight)
     assert window.settings_panel.tv_weight.value() == 1.25
@@ -232,11 +232,11 @@ def test_settings_panel_fields_feed_the_settings(window):
     panel.seed.setValue(7)
     panel.preserve_colors.setCurrentIndex(panel.preserve_colors.findData("match"))
     panel.device.setCurrentIndex(panel.device.findData("cpu"))
-    settings = window.current_settings()
+    settings = window.session.settings()
     assert (settings.size, settings.iterations, settings.optimizer, settings.init) == (320, 33, "adam", "noise")
     assert (settings.seed, settings.preserve_colors, settings.device) == (7, "match", "cpu")
     panel.seed.setValue(panel.seed.minimum())
-    assert window.current_settings().seed is None
+    assert window.session.settings().seed is None
 
 
 # --- running ----------------------------------------------------------------------------
@@ -395,7 +395,7 @@ def test_corrupt_settings_store_falls_back_to_defaults(qtbot, stored):
     win = MainWindow()
     qtbot.addWidget(win)
     defaults = TransferSettings()
-    assert win.current_settings().look() == defaults.look()
+    assert win.session.settings().look() == defaults.look()
     assert win.settings_panel.quality.value() == 95
     assert win.state.recent_files() == [] and win.state.last_folder("content") == ""
     assert win.state.problems
@@ -407,7 +407,7 @@ def test_unreadable_ini_file_is_survived(qtbot):
     ini.write_bytes(b"\x00\xff\xfe garbage [[[ = = \n\x89PNG")
     win = MainWindow()
     qtbot.addWidget(win)
-    assert win.current_settings().look() == TransferSettings().look()
+    assert win.session.settings().look() == TransferSettings().look()
     win.close()
 
 
