@@ -149,6 +149,16 @@ class ProgressPrinter:
             self.stream.flush()
 
 
+def run_interruptible(work, printer: ProgressPrinter):
+    """``work(on_step, should_stop)`` with progress on ``printer`` and Ctrl-C asking it to stop
+    within one iteration; the printer is closed however it ends."""
+    with interrupt_flag() as stop:
+        try:
+            return work(printer, stop.is_set)
+        finally:
+            printer.close()
+
+
 @contextmanager
 def interrupt_flag():
     """Ctrl-C sets an event (so the loop stops within one iteration) instead of raising."""

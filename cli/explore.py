@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.common import EXIT_INTERRUPTED, EXIT_OK, ProgressPrinter, interrupt_flag, say
+from cli.common import EXIT_INTERRUPTED, EXIT_OK, ProgressPrinter, run_interruptible, say
 
 
 def add_parser(subparsers) -> None:
@@ -57,12 +57,8 @@ def run(args) -> int:
 
     request = build_request(args)
     output = images.check_output_path(args.output, [args.image, args.style])
-    printer = _TilePrinter(request)
-    with interrupt_flag() as stop:
-        try:
-            result = explore.explore(request, printer, stop.is_set)
-        finally:
-            printer.close()
+    result = run_interruptible(lambda on_step, should_stop: explore.explore(request, on_step, should_stop),
+                               _TilePrinter(request))
     if result.stopped:
         say("Interrupted: nothing was written.")
         return EXIT_INTERRUPTED

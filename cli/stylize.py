@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from cli.common import (
-    EXIT_INTERRUPTED, EXIT_OK, ProgressPrinter, add_settings_options, interrupt_flag, say,
-    settings_from_args,
+    EXIT_INTERRUPTED, EXIT_OK, ProgressPrinter, add_settings_options, run_interruptible, say, settings_from_args,
 )
 
 
@@ -23,12 +22,7 @@ def run(args) -> int:
     settings = settings_from_args(args, args.content, args.styles)
     job = Job(settings, args.output, args.quality).check()  # before any work: nothing to lose yet
     content = job.load()
-    printer = ProgressPrinter()
-    with interrupt_flag() as stop:
-        try:
-            outcome = job.run(content, printer, stop.is_set)
-        finally:
-            printer.close()
+    outcome = run_interruptible(lambda on_step, should_stop: job.run(content, on_step, should_stop), ProgressPrinter())
     if outcome.stopped:
         say("Interrupted: nothing was written.")
         return EXIT_INTERRUPTED

@@ -99,6 +99,6 @@ def test_interrupt_writes_nothing_and_exits_130(inputs, tmp_path, monkeypatch):
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr("cli.stylize.interrupt_flag", PressedCtrlC)
+    monkeypatch.setattr("cli.common.interrupt_flag", PressedCtrlC)
     assert main.cli(["stylize", str(content), str(style), "-o", str(out), *FAST]) == common.EXIT_INTERRUPTED
     assert not out.exists()

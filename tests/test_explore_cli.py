@@ -93,7 +93,7 @@ def test_interrupt_writes_nothing(inputs, tmp_path, monkeypatch, capsys):
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr("cli.explore.interrupt_flag", lambda: Flag())
+    monkeypatch.setattr("cli.common.interrupt_flag", lambda: Flag())
     out = tmp_path / "never.png"
     assert main.cli(["explore", str(inputs[0]), "--what", "content", "-o", str(out), *FAST]) == \
         cli.common.EXIT_INTERRUPTED
