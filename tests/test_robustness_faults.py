@@ -202,7 +202,7 @@ TWO_SCALES = ["--size", "48", "--start-size", "34", "--iterations", "2", "--devi
 def ctrl_c(monkeypatch) -> threading.Event:
     """The flag ``main.py stylize``'s Ctrl-C handler sets (set it to press Ctrl-C)."""
     pressed = threading.Event()
-    monkeypatch.setattr("cli.stylize.interrupt_flag", lambda: contextlib.nullcontext(pressed))
+    monkeypatch.setattr("cli.common.interrupt_flag", lambda: contextlib.nullcontext(pressed))
     return pressed
 
 
