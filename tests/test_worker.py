@@ -1,8 +1,13 @@
-"""gui.worker: a host that is never shut down must not abort the process at exit."""
+"""gui.worker: failures cross the thread as error objects; a host that is never shut down must
+not abort the process at exit."""
 
 import subprocess
 import sys
 
+import pytest
+
+from engine.errors import OutOfMemoryError
+from gui.worker import InternalError, WorkerHost, describe
 from tests.conftest import ROOT
 
 LEAKED_HOST = """
@@ -32,3 +37,32 @@ def test_a_running_host_left_behind_is_stopped_cleanly_at_exit():
     assert run.returncode == 0, run.stderr
     assert "Destroyed while thread" not in run.stderr
     assert "job stopped" in run.stdout
+
+
+@pytest.fixture
+def host(qtbot):
+    host = WorkerHost()
+    yield host
+    assert host.shutdown()
+
+
+def test_a_failure_arrives_as_the_error_object_with_its_fields(qtbot, host):
+    def job(task):
+        raise OutOfMemoryError("Ran out of CPU memory at 1024 px; try 724 px or another device.", 724)
+
+    with qtbot.waitSignal(host.failed, timeout=30_000) as failed:
+        host.submit(job)
+    error = failed.args[0]
+    assert isinstance(error, OutOfMemoryError) and error.suggested_size == 724
+    assert describe(error) == "Out of memory: Ran out of CPU memory at 1024 px; try 724 px or another device."
+
+
+def test_a_bug_in_a_job_arrives_as_an_internal_error(qtbot, host):
+    def job(task):
+        raise KeyError("oops")
+
+    with qtbot.waitSignal(host.failed, timeout=30_000) as failed:
+        host.submit(job)
+    error = failed.args[0]
+    assert isinstance(error, InternalError) and isinstance(error.error, KeyError)
+    assert describe(error) == "Internal error: KeyError: 'oops'"
