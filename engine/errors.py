@@ -9,6 +9,11 @@ class ImageError(ImpastoError):
     """An input image cannot be read, or an output image cannot be written."""
 
 
+class DestinationError(ImageError):
+    """The output folder or its disk takes no file now (full, read-only): every later save there
+    would fail too, so a batch stops instead of failing each item."""
+
+
 class SettingsError(ImpastoError):
     """A setting has a value the engine cannot use."""
 

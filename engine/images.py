@@ -25,7 +25,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from engine import files
-from engine.errors import ImageError
+from engine.errors import DestinationError, ImageError
 
 _FORMATS = {
     ".png": "PNG",
@@ -510,9 +510,9 @@ def _atomic_write(target: Path, write) -> None:
 def _save_error(exc: Exception, target: Path) -> ImageError:
     if isinstance(exc, OSError):
         if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-            return ImageError(f"No space left on device while saving {target.name}")
+            return DestinationError(f"No space left on device while saving {target.name}")
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return ImageError(f"Cannot write to folder {target.parent} (saving {target.name})")
+            return DestinationError(f"Cannot write to folder {target.parent} (saving {target.name})")
     return ImageError(f"Cannot save {target.name}: {_reason(exc)}")
 
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from engine import batch, images
 from engine.batch import BatchError, BatchOptions, BatchStopped, PauseGate, plan_batch, read_manifest, run_batch
-from engine.errors import ImageError
+from engine.errors import DestinationError
 from engine.settings import TransferSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -285,7 +285,7 @@ def test_full_disk_stops_the_batch(tmp_path, settings, monkeypatch):
     def save_until_full(image, path, **kw):
         calls.append(path)
         if len(calls) == 2:
-            raise ImageError(f"No space left on device while saving {Path(path).name}")
+            raise DestinationError(f"No space left on device while saving {Path(path).name}")
         return real_save(image, path, **kw)
 
     monkeypatch.setattr(images, "save_image", save_until_full)

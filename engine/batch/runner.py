@@ -18,14 +18,12 @@ from engine.batch.items import (
 )
 from engine.batch.names import BatchOptions
 from engine.batch.plan import BatchPlan, checked, plan_batch
-from engine.errors import ImageError, ImpastoError, OutOfMemoryError
+from engine.errors import DestinationError, ImageError, ImpastoError, OutOfMemoryError
 from engine.files import TEMP_PREFIX
 from engine.settings import TransferSettings
 from engine.transfer import Progress, Stylizer
 
 LOCK_NAME = "impasto-batch.lock"
-# Save errors that would hit every later item too: the batch stops instead of failing them all.
-_BATCH_STOPPING_SAVE_ERRORS = ("No space left", "Cannot write to folder")
 
 
 class PauseGate:
@@ -253,12 +251,12 @@ class _Runner:
     def _save_output(self, job: Job, item: BatchItem, outcome) -> None:
         try:
             job.save(outcome)
+        except DestinationError as exc:  # would hit every later item too: stop instead of failing them all
+            self._set(item, WAITING, "not written")
+            raise BatchError(
+                f"Batch stopped: {exc}. Nothing partial was written; fix that and run the batch again to resume."
+            ) from None
         except ImageError as exc:
-            if str(exc).startswith(_BATCH_STOPPING_SAVE_ERRORS):
-                self._set(item, WAITING, "not written")
-                raise BatchError(
-                    f"Batch stopped: {exc}. Nothing partial was written; fix that and run the batch again to resume."
-                ) from None
             self.clock.drop(item)
             self._fail(item, exc)
             return
