@@ -36,7 +36,7 @@ def run(args) -> int:
         say("Interrupted: nothing was written.")
         return EXIT_INTERRUPTED
     images.save_image(
-        result.image, output, recipe=settings.recipe(), quality=args.quality,
+        result.image, output, recipe=result.recipe(), quality=args.quality,
         inputs=[settings.content, *settings.styles], alpha=alpha, exif=exif,
     )
     say(f"Wrote {output} ({result.image.width}x{result.image.height}, {result.seconds:.1f} s)")

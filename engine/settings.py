@@ -43,8 +43,12 @@ LOOK_FIELDS = (
     "learning_rate", "pooling",
 )
 
+# What a running optimisation takes from Steering; everything else stays as the run started.
+STEERABLE_FIELDS = ("content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_blend")
+
 MIN_SIZE, MAX_SIZE = 16, 16384
 RECIPE_KEY = "impasto_version"
+STEERING_KEY = "impasto_steering"  # a recipe's steering history: [{"iteration": n, "changes": {...}}]
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
 
 
@@ -87,7 +91,7 @@ class TransferSettings:
         if not isinstance(data, dict):
             raise SettingsError("Settings must be a JSON object.")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names - {RECIPE_KEY})
+        unknown = sorted(set(data) - names - {RECIPE_KEY, STEERING_KEY})
         if unknown and strict:
             raise SettingsError(f"Unknown setting(s): {', '.join(unknown)}.")
         settings = cls(**{k: v for k, v in data.items() if k in names})
@@ -111,10 +115,15 @@ class TransferSettings:
     def with_look(self, look: dict) -> "TransferSettings":
         return self.replace(**{k: v for k, v in look.items() if k in LOOK_FIELDS})
 
-    def recipe(self) -> dict:
+    def recipe(self, steering: list[dict] | None = None) -> dict:
+        """The settings as saved in an image, with the steering history of the run (if it was
+        steered) under STEERING_KEY, which ``from_dict`` ignores."""
         from engine import __version__
 
-        return {RECIPE_KEY: __version__, **self.to_dict()}
+        recipe = {RECIPE_KEY: __version__, **self.to_dict()}
+        if steering:
+            recipe[STEERING_KEY] = json.loads(json.dumps(steering))  # a copy, JSON-friendly
+        return recipe
 
     # --- derived values ----------------------------------------------------------------
     def blend_weights(self, count: int | None = None) -> list[float]:

@@ -20,7 +20,7 @@ from PIL import Image
 
 from engine import color, devices, images, losses
 from engine.errors import OutOfMemoryError
-from engine.settings import MIN_SIZE, TransferSettings
+from engine.settings import MIN_SIZE, STEERABLE_FIELDS, TransferSettings
 from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 
@@ -50,8 +50,13 @@ class TransferResult:
     stopped: bool
     iterations: int
     seconds: float
-    settings: TransferSettings
+    settings: TransferSettings  # what ran: the settings it started with, the weights in force at the end
     losses: dict = field(default_factory=dict)
+    steering: list[dict] = field(default_factory=list)  # [{"iteration": n, "changes": {field: value}}]
+
+    def recipe(self) -> dict:
+        """What to save with the image: its settings and how the run was steered."""
+        return self.settings.recipe(self.steering)
 
 
 class Steering:
@@ -163,6 +168,7 @@ class _Run:
         self.started = time.perf_counter()
         self.last_preview = 0.0
         self.last_losses: dict = {}
+        self.steering_log: list[dict] = []
         self.gram_cache: dict = {}  # style targets adapted to this content (colour modes)
 
     def execute(self) -> TransferResult:
@@ -192,6 +198,7 @@ class _Run:
             seconds=time.perf_counter() - self.started,
             settings=self.weights,
             losses=self.last_losses,
+            steering=self.steering_log,
         )
 
     def _out_of_memory(self, device, scale: int, side: int) -> OutOfMemoryError:
@@ -220,8 +227,9 @@ class _Run:
             if self.should_stop():
                 raise _Stopped(x.detach())
             new_weights = self.steering.take() if self.steering else None
-            if new_weights is not None:
-                self.weights = self._steered(new_weights)
+            steered = self._steered(new_weights) if new_weights is not None else self.weights
+            if steered != self.weights:
+                self.weights = steered
                 self._prepare_targets(side)
                 optimizer = self._optimizer(x)  # the old curvature history belongs to the old objective
             optimizer.step(lambda: self._closure(x, optimizer))
@@ -233,10 +241,18 @@ class _Run:
         return x.detach()
 
     def _steered(self, new: TransferSettings) -> TransferSettings:
-        """The run's settings with the new weights; a blend for another set of styles is ignored."""
-        same_styles = len(new.style_blend) == len(self.stylizer.style_images)
-        blend = new.style_blend if same_styles else self.weights.style_blend
-        return self.settings.replace(**new.look(), style_blend=blend).validate(need_images=False)
+        """The run's settings with the new weights, layers and blend (STEERABLE_FIELDS) and
+        nothing else of ``new``: size, scale, colour mode... stay what the run started with. A
+        blend for another set of styles is ignored. Each change goes into the steering log."""
+        changes = {name: getattr(new, name) for name in STEERABLE_FIELDS}
+        if len(new.style_blend) != len(self.stylizer.style_images):
+            changes["style_blend"] = self.weights.style_blend
+        steered = self.weights.replace(**changes).validate(need_images=False)
+        changed = {name: getattr(steered, name) for name in STEERABLE_FIELDS
+                   if getattr(steered, name) != getattr(self.weights, name)}
+        if changed:
+            self.steering_log.append({"iteration": self.done_iterations, "changes": changed})
+        return steered
 
     def _initial(self, previous, w, h) -> torch.Tensor:
         channels = self.content_input.shape[1]

@@ -66,12 +66,13 @@ def stylize_job(settings: TransferSettings):
 
 
 def save_job(outcome: RunOutcome, path, quality: int):
-    """Save a result atomically with its recipe, never over one of its inputs."""
+    """Save a result atomically with its recipe (what ran, and how it was steered), never over
+    one of its inputs."""
     settings = outcome.result.settings
 
     def job(task) -> SavedFile:
         saved = images.save_image(
-            outcome.result.image, path, recipe=settings.recipe(), quality=quality,
+            outcome.result.image, path, recipe=outcome.result.recipe(), quality=quality,
             inputs=[settings.content, *settings.styles, settings.init_image],
             alpha=outcome.alpha, exif=outcome.exif,
         )

@@ -147,6 +147,43 @@ def test_steering_changes_weights_mid_run():
     assert late.loss == pytest.approx(settings.content_weight * late.content_loss, rel=1e-4)
 
 
+def test_steering_changes_only_the_weights_and_the_result_says_what_ran():
+    """A preset applied mid-run names a size, scale, colour mode...: only the weights, layers and
+    blend steer, and the result's settings (the recipe the GUI saves) are what ran: the settings
+    it started with plus the weights in force at the end, with the steering history beside them."""
+    steering = transfer.Steering()
+    settings = tiny_settings(iterations=4)
+    preset = settings.replace(
+        style_weight=50.0, tv_weight=0.0, style_layers={"relu1_1": 1.0, "relu2_1": 2.0},  # these steer
+        size=64, start_size=32, iterations=9, style_scale=0.5, preserve_colors="match", optimizer="adam",
+        init="noise", learning_rate=0.5, pooling="avg", seed=5, precision="bf16",  # these cannot
+    )
+    sizes = []
+
+    def on_step(progress):
+        if progress.phase == "optimising":
+            sizes.append(progress.size)
+            if progress.iteration == 2:
+                steering.update(preset)
+
+    result = transfer.run(settings, on_step=on_step, steering=steering, content=content_image(), styles=[style_image()])
+    assert result.iterations == 4 and set(sizes) == {(40, 33)}
+    ran = settings.replace(style_weight=50.0, tv_weight=0.0, style_layers={"relu1_1": 1.0, "relu2_1": 2.0})
+    for name in ("size", "start_size", "iterations", "style_scale", "preserve_colors", "optimizer", "init",
+                 "learning_rate", "pooling", "seed", "precision"):
+        assert getattr(result.settings, name) == getattr(settings, name), name
+    assert result.settings == ran
+    assert result.steering == [{"iteration": 2, "changes": {
+        "style_weight": 50.0, "tv_weight": 0.0, "style_layers": {"relu1_1": 1.0, "relu2_1": 2.0}}}]
+    from engine.settings import STEERING_KEY
+
+    recipe = result.recipe()
+    assert recipe[STEERING_KEY] == result.steering
+    assert TransferSettings.from_dict(recipe) == ran  # strict: the history does not get in the way
+    unsteered = transfer.run(settings, content=content_image(), styles=[style_image()])
+    assert unsteered.steering == [] and unsteered.recipe() == settings.recipe()
+
+
 def test_steering_can_add_a_layer_that_was_off():
     steering = transfer.Steering()
     settings = tiny_settings(style_layers={"relu1_1": 1.0}, iterations=4)

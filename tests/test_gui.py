@@ -305,6 +305,40 @@ def test_live_steering_reaches_the_running_optimisation(window, pictures, qtbot)
     assert finished.args[0].result.settings.style_weight == pytest.approx(1000.0)
 
 
+def test_preset_applied_mid_run_saves_a_recipe_of_what_ran(window, pictures, qtbot, tmp_path):
+    """The preset names another size, scale, colour mode...: only its weights steer the running
+    job, and the recipe saved with the result names what the image was made with."""
+    from engine.settings import save_user_preset
+
+    tiny_run(window, pictures, iterations=2000)
+    started = window.current_settings()
+    save_user_preset("Mid-run", started.replace(
+        style_weight=77.0, size=96, start_size=96, iterations=9, style_scale=0.5, preserve_colors="match"))
+    tv = window.settings_panel.tv_weight.value()
+    window.start()
+    wait_optimising(qtbot, window)
+    steered = []
+    window.host.progress.connect(lambda p: steered.append(p) if p.phase == "optimising" and p.loss == pytest.approx(
+        p.content_loss + 77.0 * p.style_loss + tv * p.tv_loss, rel=1e-3) else None)
+    window.look_panel.apply_preset("Mid-run")
+    qtbot.waitUntil(lambda: bool(steered), timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(window.run_finished, timeout=15_000) as finished:
+        window.stop()
+    assert finished.args[0].result.image.size == (48, 40)
+    with qtbot.waitSignal(window.saved, timeout=30_000):
+        assert window.save_to(str(tmp_path / "steered.png"))
+    recipe = images.read_recipe(tmp_path / "steered.png")
+    made_with = {name: recipe[name] for name in ("size", "start_size", "iterations", "style_scale", "preserve_colors")}
+    assert made_with == {"size": 48, "start_size": 48, "iterations": 2000, "style_scale": started.style_scale,
+                         "preserve_colors": started.preserve_colors}
+    assert recipe["style_weight"] == 77.0
+    from engine.settings import STEERING_KEY
+
+    assert [entry["changes"] for entry in recipe[STEERING_KEY]] == [{"style_weight": 77.0}]
+    assert recipe[STEERING_KEY][0]["iteration"] >= 1
+    assert TransferSettings.from_dict(recipe).style_weight == 77.0
+
+
 def test_closing_mid_run_stops_the_worker_cleanly(qtbot, pictures):
     win = MainWindow()
     qtbot.addWidget(win)
