@@ -12,6 +12,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -42,6 +43,7 @@ class Progress:
     elapsed: float = 0.0
     eta: float | None = None  # seconds left, once it can be estimated
     preview: Image.Image | None = None  # only every preview_interval_ms
+    note: str = ""  # a remark for the user (a style image used smaller than asked), on a run's first report
 
 
 @dataclass
@@ -112,8 +114,27 @@ class Stylizer:
         with context:
             return self.model(image, layers)
 
+    def _style_side(self, index: int, long_side: int) -> int:
+        """The style image's long side at a scale whose output is ``long_side``: style_scale of
+        it, but never more than the image's own size (enlarging would blur its strokes)."""
+        wanted = max(16, round(long_side * self.settings.style_scale))
+        return min(wanted, max(self.style_images[index].size))
+
+    def size_note(self, long_side: int) -> str:
+        """One line naming the style images used smaller than asked at ``long_side``, or ""."""
+        wanted = max(16, round(long_side * self.settings.style_scale))
+        notes = []
+        for index, image in enumerate(self.style_images):
+            native = max(image.size)
+            if native < wanted:
+                paths = self.settings.styles
+                name = Path(paths[index]).name if index < len(paths) and paths[index] else f"style image {index + 1}"
+                notes.append(f"{name} is only {native} px, so it is used at that size, not enlarged to {wanted} px "
+                             "(which would blur its strokes)")
+        return "; ".join(notes)
+
     def _style_tensor(self, index: int, long_side: int, content: torch.Tensor) -> torch.Tensor:
-        size = max(16, round(long_side * self.settings.style_scale))
+        size = self._style_side(index, long_side)
         style = images.pil_to_tensor(images.resize_long_side(self.style_images[index], size)).to(self.device)
         mode = self.settings.preserve_colors
         if mode == "match":
@@ -162,6 +183,7 @@ class _Run:
         self.init_image = init_image
         self.sizes = self.settings.scale_sizes()
         self.dims = [images.fit_size(*content.size, side) for side in self.sizes]
+        self.note = stylizer.size_note(self.sizes[-1]) if self.settings.active_style_layers() else ""
         self.work = [w * h * self.settings.iterations for w, h in self.dims]  # cost ~ pixels
         self.done_iterations = 0
         self.done_work = 0
@@ -316,6 +338,7 @@ class _Run:
         if x is not None and (due or last_of_scale):
             preview = self._to_pil(x.detach())
             self.last_preview = now
+        note, self.note = self.note, ""  # told once, on the run's first report
         self.on_step(
             Progress(
                 phase=phase,
@@ -331,6 +354,7 @@ class _Run:
                 elapsed=elapsed,
                 eta=eta,
                 preview=preview,
+                note=note,
             )
         )
 

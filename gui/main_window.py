@@ -476,6 +476,8 @@ class MainWindow(QMainWindow):
         self.io_host.failed.connect(lambda message: self._warn("Could not save", message))
 
     def _on_progress(self, progress: Progress) -> None:
+        if progress.note:  # once per run: only its first report carries it
+            self.show_status(progress.note, 0)
         if progress.phase == "loading":
             return
         if progress.phase == "preparing":

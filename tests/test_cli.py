@@ -47,6 +47,24 @@ def test_preset_and_flags_combine(inputs, tmp_path):
     assert recipe["style_scale"] == 0.6  # from the preset
 
 
+def test_a_small_style_image_is_used_at_its_own_size_and_said_once(inputs, tmp_path, capsys):
+    content, _ = inputs
+    small = tmp_path / "small.png"
+    style_image(20).save(small)
+    out = tmp_path / "r.png"
+    assert main.cli(["stylize", str(content), str(small), "-o", str(out), *FAST, "--start-size", "16"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("small.png is only 20 px") == 1, err  # two scales (16, 23 and 32 px), one note
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        content_image().save(folder / name)
+    assert main.cli(["batch", str(folder), "--style", str(small), "-o", str(tmp_path / "out"), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert err.count("small.png is only 20 px") == 1, err  # once for the batch, not once per image
+
+
 @pytest.mark.parametrize("make_args, message", [
     (lambda c, s, t: [str(t / "missing.jpg"), str(s), "-o", str(t / "o.png")], "not found"),
     (lambda c, s, t: [str(c), str(s), "-o", str(c)], "Refusing to overwrite the input"),

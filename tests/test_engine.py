@@ -215,6 +215,31 @@ def test_steering_changes_the_style_blend(monkeypatch):
     assert result.settings.style_blend == [1.0, 3.0]
 
 
+def test_a_style_image_smaller_than_the_working_size_is_never_enlarged_and_the_run_says_so(monkeypatch):
+    """Enlarging a style image blurs its strokes: it is used at most at its own size."""
+    sides = []
+    real = transfer.Stylizer._style_tensor
+
+    def style_tensor(self, *args):
+        tensor = real(self, *args)
+        sides.append(tuple(tensor.shape[-2:]))
+        return tensor
+
+    monkeypatch.setattr(transfer.Stylizer, "_style_tensor", style_tensor)
+    steps = []
+    settings = tiny_settings(size=48, start_size=34, iterations=1, styles=["/art/small painting.png"])
+    transfer.run(settings, on_step=steps.append, content=content_image(), styles=[style_image(40)])
+    assert sides == [(34, 34), (40, 40)]  # 34 px: smaller than the painting; 48 px: capped at its 40 px
+    notes = [step.note for step in steps if step.note]
+    assert len(notes) == 1 and "small painting.png" in notes[0] and "40 px" in notes[0] and "48 px" in notes[0]
+
+    sides.clear()
+    steps.clear()
+    transfer.run(tiny_settings(size=48, start_size=48, iterations=1, style_scale=0.5), on_step=steps.append,
+                 content=content_image(), styles=[style_image(40)])
+    assert sides == [(24, 24)] and not [step.note for step in steps if step.note]  # smaller: as before
+
+
 def test_luminance_mode_keeps_content_colours():
     result, _ = stylize(tiny_settings(preserve_colors="luminance"))
     out = color.rgb_to_yiq(images.pil_to_tensor(result.image))[:, 1:]

@@ -271,6 +271,20 @@ def test_save_refuses_to_overwrite_an_input(window, pictures, qtbot, dialogs):
     assert pictures[0].read_bytes() == before
 
 
+def test_a_small_style_image_is_used_at_its_own_size_and_the_status_line_says_so_once(window, pictures, qtbot,
+                                                                                      tmp_path):
+    small = make_image(tmp_path / "tiny style.png", (24, 24), seed=2)
+    tiny_run(window, pictures, iterations=2, start_size=34)
+    window.style_pane.clear()
+    assert window.add_styles([str(small)]) == 1
+    messages = []
+    window.statusBar().messageChanged.connect(messages.append)
+    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS):
+        assert window.start()
+    notes = [message for message in messages if "tiny style.png is only 24 px" in message]
+    assert len(notes) == 1, messages
+
+
 def test_stop_ends_the_run_quickly_with_the_image_so_far(window, pictures, qtbot):
     tiny_run(window, pictures, iterations=2000)
     window.start()
