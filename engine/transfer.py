@@ -278,8 +278,8 @@ class _Run:
 
     def _initial(self, previous, w, h) -> torch.Tensor:
         channels = self.content_input.shape[1]
-        if previous is not None:
-            return F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False)
+        if previous is not None:  # bicubic overshoots at sharp edges: clamp to displayable pixels
+            return F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False).clamp_(0, 1)
         if self.settings.init == "noise":
             generator = torch.Generator().manual_seed(self.settings.seed or 0)
             return torch.rand((1, channels, h, w), generator=generator).to(self.stylizer.device)

@@ -240,6 +240,25 @@ def test_a_style_image_smaller_than_the_working_size_is_never_enlarged_and_the_r
     assert sides == [(24, 24)] and not [step.note for step in steps if step.note]  # smaller: as before
 
 
+def test_each_scale_starts_from_an_upsampled_image_within_0_and_1(monkeypatch):
+    """Bicubic upsampling overshoots at sharp edges; the next scale must start displayable."""
+    starts = []
+    real = transfer._Run._initial
+
+    def initial(self, *args):
+        start = real(self, *args)
+        starts.append((float(start.min()), float(start.max())))
+        return start
+
+    monkeypatch.setattr(transfer._Run, "_initial", initial)
+    checks = Image.new("L", (12, 10))
+    checks.putdata([255 * ((x + y) % 2) for y in range(10) for x in range(12)])
+    content = checks.resize((48, 40), Image.NEAREST).convert("RGB")  # black and white 4 px squares
+    transfer.run(tiny_settings(size=48, start_size=24, iterations=1), content=content, styles=[style_image()])
+    assert len(starts) == 3
+    assert all(0.0 <= low and high <= 1.0 for low, high in starts), starts
+
+
 def test_luminance_mode_keeps_content_colours():
     result, _ = stylize(tiny_settings(preserve_colors="luminance"))
     out = color.rgb_to_yiq(images.pil_to_tensor(result.image))[:, 1:]
