@@ -56,7 +56,7 @@ def run(args) -> int:
     from engine import explore, images
 
     request = build_request(args)
-    output = images.check_output_path(args.output, [args.image, args.style])
+    output = images.check_output_path(args.output, request.sheet_settings().input_paths())
     printer = _TilePrinter(request)
     with interrupt_flag() as stop:
         try:

@@ -22,7 +22,7 @@ def run(args) -> int:
 
     settings = settings_from_args(args, args.content, args.styles)
     settings.validate()
-    output = images.check_output_path(args.output, [settings.content, *settings.styles, settings.init_image])
+    output = images.check_output_path(args.output, settings.input_paths())
     images.check_writable(output)
     content, alpha = images.load_image_with_alpha(settings.content)
     exif, _ = images.read_metadata(settings.content)
@@ -37,7 +37,7 @@ def run(args) -> int:
         return EXIT_INTERRUPTED
     images.save_image(
         result.image, output, recipe=result.recipe(), quality=args.quality,
-        inputs=[settings.content, *settings.styles], alpha=alpha, exif=exif,
+        inputs=result.settings.input_paths(), alpha=alpha, exif=exif,
     )
     say(f"Wrote {output} ({result.image.width}x{result.image.height}, {result.seconds:.1f} s)")
     return EXIT_OK

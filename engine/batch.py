@@ -461,7 +461,7 @@ def plan_batch(inputs: Iterable, settings: TransferSettings, options: BatchOptio
     created = manifest.created or _now()
     digest = settings_hash(settings, options.quality)
     items = _named_items(found, settings, options, created[:10])
-    input_keys = {_key(source) for source, _ in found}
+    input_keys = {_key(path) for path in [*(source for source, _ in found), *settings.input_paths()]}
     _assign_outputs(items, manifest, out, input_keys)
     for item in items:
         _initial_state(item, manifest, digest, settings)
@@ -513,7 +513,8 @@ def _named_items(found, settings, options, date) -> list[BatchItem]:
 def _assign_outputs(items: list[BatchItem], manifest: _Manifest, out: Path, input_keys: set) -> None:
     """Give every named item a distinct output: its earlier one if the manifest has it, else the
     template's name, or that name with -2, -3... when another input, an earlier batch or an
-    existing file already has it. Never an input's path."""
+    existing file already has it. Never an input's path (``input_keys``: the photos and every file
+    the settings read, e.g. an earlier output used as the init image)."""
     taken: set[str] = set()
     reused = set()
     for item in items:
@@ -753,11 +754,11 @@ class _Runner:
         return True
 
     def _save_output(self, item: BatchItem, image, alpha, exif) -> None:
+        item_settings = self.settings.replace(content=item.source)
         try:
             images.save_image(
-                image, item.output, recipe=self.settings.replace(content=item.source).recipe(),
-                quality=self.plan.options.quality, inputs=[item.source, *self.settings.styles],
-                alpha=alpha, exif=exif,
+                image, item.output, recipe=item_settings.recipe(), quality=self.plan.options.quality,
+                inputs=item_settings.input_paths(), alpha=alpha, exif=exif,
             )
         except ImageError as exc:
             if str(exc).startswith(_BATCH_STOPPING_SAVE_ERRORS):

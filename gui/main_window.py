@@ -576,7 +576,7 @@ class MainWindow(QMainWindow):
         settings = self.outcome.result.settings
         quality = self.settings_panel.quality.value()
         try:
-            images.check_output_path(path, [settings.content, *settings.styles, settings.init_image], quality)
+            images.check_output_path(path, settings.input_paths(), quality)
         except ImpastoError as exc:
             self._warn("Cannot save", str(exc))
             return False

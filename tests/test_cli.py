@@ -90,6 +90,23 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(inputs, tmp_path, ca
     assert after == before  # inputs byte-identical, nothing new written
 
 
+def test_stylize_never_writes_over_the_init_image(inputs, tmp_path, monkeypatch, capsys):
+    content, style = inputs
+    start = tmp_path / "start.png"
+    content_image().save(start)
+    before = digest(start)
+    code = main.cli(["stylize", str(content), str(style), "-o", str(start), *FAST, "--init-image", str(start)])
+    assert code == 2 and "Refusing to overwrite the input image start.png" in capsys.readouterr().err
+    assert digest(start) == before
+
+    protected = []  # what the save itself refuses to overwrite, not only the check before the run
+    real_save = images.save_image
+    monkeypatch.setattr(images, "save_image", lambda *a, **kw: protected.append(kw["inputs"]) or real_save(*a, **kw))
+    assert main.cli(["stylize", str(content), str(style), "-o", str(tmp_path / "o.png"), *FAST,
+                     "--init-image", str(start)]) == 0
+    assert protected == [[str(content), str(style), str(start)]]
+
+
 def test_real_process_exit_codes_and_selftest(inputs, tmp_path):
     content, style = inputs
     bad = subprocess.run([sys.executable, "main.py", "stylize", str(content), str(tmp_path / "nope.png"),

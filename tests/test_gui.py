@@ -285,6 +285,18 @@ def test_a_small_style_image_is_used_at_its_own_size_and_the_status_line_says_so
     assert len(notes) == 1, messages
 
 
+def test_save_refuses_to_overwrite_the_init_image(window, pictures, qtbot, tmp_path, dialogs):
+    start = make_image(tmp_path / "start.png", seed=3)
+    tiny_run(window, pictures, iterations=1, init="image", init_image=str(start))
+    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        window.start()
+    assert finished.args[0].result.settings.init_image == str(start)
+    before = start.read_bytes()
+    assert not window.save_to(str(start))
+    assert "Refusing to overwrite the input image start.png" in dialogs.warnings[-1]
+    assert start.read_bytes() == before
+
+
 def test_stop_ends_the_run_quickly_with_the_image_so_far(window, pictures, qtbot):
     tiny_run(window, pictures, iterations=2000)
     window.start()
