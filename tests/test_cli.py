@@ -3,6 +3,7 @@
 import hashlib
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -115,6 +116,36 @@ def test_real_process_exit_codes_and_selftest(inputs, tmp_path):
     selftest = subprocess.run([sys.executable, "main.py", "--selftest"], cwd=ROOT, capture_output=True, text=True)
     assert selftest.returncode == 0, selftest.stderr
     assert "selftest ok" in selftest.stderr
+
+
+# Runs main.py's entry point in a fresh interpreter, then lists the heavy modules it imported.
+STARTUP = """
+import sys, time
+started = time.perf_counter()
+sys.argv = ["main.py", *{argv!r}]
+import main
+try:
+    code = main.main()
+except SystemExit as exc:  # argparse's --help
+    code = exc.code
+heavy = [name for name in ("torch", "torchvision", "PySide6", "numpy", "PIL") if name in sys.modules]
+print("STARTUP", code, round(time.perf_counter() - started, 3), *heavy, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["stylize", "--help"], ["batch", "--help"], ["explore", "--help"],
+                                  ["--version"]])
+def test_help_and_version_do_not_import_torch(argv):
+    """A cold start of torch takes seconds; help and the version must come back at once."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", STARTUP.format(argv=argv)], cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr
+    _, code, seconds, *heavy = done.stderr.strip().splitlines()[-1].split()
+    print(f"main.py {' '.join(argv)}: {float(seconds) * 1000:.0f} ms in main.py, {wall * 1000:.0f} ms with the "
+          f"interpreter; imported {heavy or 'nothing heavy'}")
+    assert code in ("0", "None") and heavy == []
+    assert ("Impasto 0.1.0" if argv == ["--version"] else "usage:") in done.stdout
 
 
 def test_interrupt_writes_nothing_and_exits_130(inputs, tmp_path, monkeypatch):
