@@ -139,6 +139,21 @@ def test_several_styles_dropped_each_with_blend_and_remove(window, tmp_path):
     assert settings.style_blend == [2.5, 1.0]
 
 
+def test_a_style_dropped_again_is_refused_with_a_status_line(window, tmp_path, dialogs):
+    starry = make_image(tmp_path / "starry.jpg", (32, 32), seed=1)
+    other = make_image(tmp_path / "other.png", (32, 32), seed=2)
+    assert drop_on(window.style_pane.frame, url_mime(starry))
+    assert drop_on(window.style_pane.frame, url_mime(starry, other))
+    assert window.style_pane.paths() == [str(starry), str(other)]
+    assert window.statusBar().currentMessage() == "starry.jpg is already a style"
+    (tmp_path / "sub").mkdir()
+    assert window.add_styles([str(tmp_path / "sub" / ".." / "other.png")]) == 0  # the same file, spelt otherwise
+    assert window.style_pane.paths() == [str(starry), str(other)]
+    assert window.statusBar().currentMessage() == "other.png is already a style"
+    assert not dialogs.warnings  # a status line, not a dialog
+    assert window.current_settings().styles == [str(starry), str(other)]
+
+
 def test_bad_file_gives_a_message_and_keeps_the_previous_image(window, pictures, tmp_path, dialogs):
     drop_on(window.content_pane.frame, url_mime(pictures[0]))
     fake = tmp_path / "notes.jpg"
