@@ -38,7 +38,7 @@ setup() {
         # Sync: drop what no installed set lists any more (left over from an older lock).
         in_use=
         for set in run dev build; do
-            [ -f "$VENV/.impasto-$set" ] && in_use="$in_use requirements/$set.txt"
+            if [ -f "$VENV/.impasto-$set" ]; then in_use="$in_use requirements/$set.txt"; fi
         done
         # shellcheck disable=SC2086
         "$VENV/bin/python" - $in_use <<'PY'
@@ -52,7 +52,7 @@ listed = {"pip"}
 for path in sys.argv[1:]:
     with open(path, encoding="utf-8") as file:
         listed |= {norm(m[1]) for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", file.read(), re.M)}
-extra = sorted({norm(d.metadata["Name"]) for d in metadata.distributions()} - listed)
+extra = sorted({norm(d.metadata["Name"]) for d in metadata.distributions() if d.metadata["Name"]} - listed)
 if extra:
     print("dev.sh: removing from .venv what uv.lock no longer lists:", " ".join(extra))
     subprocess.run([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", *extra], check=True)
