@@ -96,6 +96,7 @@ class _BatchReport:
         self.positions: dict[int, int] = {}
         self.count = 0
         self.printer: ProgressPrinter | None = None
+        self.told: set[str] = set()  # notes are printed once per batch, not once per image
 
     def plan(self, plan) -> None:
         pending = plan.pending
@@ -113,7 +114,7 @@ class _BatchReport:
         tag = f"[{self.positions.get(item.index, '?')}/{self.count}]"
         if item.state == "running":
             self.close()
-            self.printer = ProgressPrinter(label=f"{tag} {item.name} ")
+            self.printer = ProgressPrinter(label=f"{tag} {item.name} ", told=self.told)
         elif item.state == "done":
             self.close()
             say(f"{tag} done    {item.source} -> {item.output} ({item.seconds:.1f} s)")

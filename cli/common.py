@@ -118,16 +118,25 @@ def settings_from_args(args, content: str = "", styles=()) -> "TransferSettings"
 
 
 class ProgressPrinter:
-    """A one-line bar on a terminal; plain lines (every few seconds) otherwise."""
+    """A one-line bar on a terminal; plain lines (every few seconds) otherwise. A progress note is
+    printed on a line of its own, once: ``told`` (shared by the printers of a batch) holds the
+    notes already printed."""
 
-    def __init__(self, label: str = "", stream=None):
+    def __init__(self, label: str = "", stream=None, told: set | None = None):
         self.stream = stream if stream is not None else sys.stderr
         self.label = label
         self.tty = bool(self.stream is not None and hasattr(self.stream, "isatty") and self.stream.isatty())
         self.last_line = 0.0
+        self.told = told if told is not None else set()
 
     def __call__(self, progress) -> None:
-        if self.stream is None or progress.phase != "optimising":
+        if self.stream is None:
+            return
+        if progress.note and progress.note not in self.told:
+            self.told.add(progress.note)
+            self.stream.write(("\r\033[K" if self.tty else "") + f"Note: {progress.note}\n")
+            self.stream.flush()
+        if progress.phase != "optimising":
             return
         done = progress.iteration / progress.total
         eta = time_left(progress.eta)

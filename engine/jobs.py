@@ -4,11 +4,13 @@ The command line (``main.py stylize``), the window (Start, then Save / Save As) 
 queue (one job per input image) all go through here, so a rule about inputs or outputs is written
 once and holds for all three:
 
-* ``protected_paths(settings)``: the files a job must never overwrite (content, styles, init image);
+* ``TransferSettings.input_paths()``: the files a job must never overwrite (content, styles, init
+  image, a weights file), the one list behind ``guard_output``, ``Job.check`` and ``save``;
 * ``Job.check()`` / ``guard_output()``: settings and output checked before any work is spent;
 * ``Job.load()``: the content as RGB plus what saving puts back (alpha, EXIF);
 * ``Job.run()``: the optimisation (``engine.transfer``), previews composited as a viewer shows them;
-* ``save()``: atomic, the recipe of what ran embedded, alpha/EXIF/ICC kept as ``engine.images`` does.
+* ``save()``: atomic, the recipe of what ran (and how it was steered) embedded, alpha/EXIF/ICC kept
+  as ``engine.images`` does.
 
 Failures are raised as the typed errors of ``engine.errors`` (an ``OutOfMemoryError`` keeps its
 ``suggested_size``); front ends decide how to show them. No Qt here.
@@ -56,15 +58,10 @@ def with_styles(settings: TransferSettings, styles: list[Style]) -> TransferSett
 # ------------------------------------------------------------------------ inputs and outputs
 
 
-def protected_paths(settings: TransferSettings) -> list[str]:
-    """The files a job reads, which no output of it may replace: the content, every style image
-    and the init image. The one rule behind every "never overwrite an input" check."""
-    return [path for path in (settings.content, *settings.styles, settings.init_image) if path]
-
-
 def guard_output(settings: TransferSettings, output, quality: int = 95) -> Path:
-    """``output`` as a path to write, or ImageError: unknown type, a folder, or one of the inputs."""
-    return images.check_output_path(output, protected_paths(settings), quality)
+    """``output`` as a path to write, or ImageError: unknown type, a folder, or one of the files
+    the job reads (``settings.input_paths()``)."""
+    return images.check_output_path(output, settings.input_paths(), quality)
 
 
 @dataclass
@@ -94,7 +91,7 @@ class JobResult:
 
     result: TransferResult
     content: Content
-    settings: TransferSettings  # what ran: steered weights, the job's own content path
+    settings: TransferSettings  # what ran: the weights in force at the end, the job's own content path
     saved: Path | None = None
 
     @property
@@ -110,12 +107,12 @@ class JobResult:
 
 
 def save(outcome: JobResult, output, quality: int = 95) -> Path:
-    """Write ``outcome`` to ``output`` atomically, with the recipe of what ran, the content's alpha
-    and EXIF, never over one of its inputs."""
+    """Write ``outcome`` to ``output`` atomically, with the recipe of what ran and how it was
+    steered, the content's alpha and EXIF, never over one of its inputs."""
     settings = outcome.settings
     outcome.saved = images.save_image(
-        outcome.result.image, output, recipe=settings.recipe(), quality=quality,
-        inputs=protected_paths(settings), alpha=outcome.content.alpha, exif=outcome.content.exif,
+        outcome.result.image, output, recipe=settings.recipe(outcome.result.steering), quality=quality,
+        inputs=settings.input_paths(), alpha=outcome.content.alpha, exif=outcome.content.exif,
     )
     return outcome.saved
 
@@ -186,6 +183,5 @@ class Job:
 
 
 __all__ = [
-    "Content", "Job", "JobResult", "Style", "guard_output", "load_content", "protected_paths", "save", "styles_of",
-    "with_styles",
+    "Content", "Job", "JobResult", "Style", "guard_output", "load_content", "save", "styles_of", "with_styles",
 ]

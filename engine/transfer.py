@@ -12,6 +12,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -20,7 +21,7 @@ from PIL import Image
 
 from engine import color, devices, images, losses, timing
 from engine.errors import OutOfMemoryError
-from engine.settings import MIN_SIZE, TransferSettings
+from engine.settings import MIN_SIZE, STEERABLE_FIELDS, TransferSettings
 from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 
@@ -42,6 +43,7 @@ class Progress:
     elapsed: float = 0.0
     eta: float | None = None  # seconds left, once it can be estimated
     preview: Image.Image | None = None  # only every preview_interval_ms
+    note: str = ""  # a remark for the user (a style image used smaller than asked), on a run's first report
 
 
 @dataclass
@@ -50,8 +52,13 @@ class TransferResult:
     stopped: bool
     iterations: int
     seconds: float
-    settings: TransferSettings
+    settings: TransferSettings  # what ran: the settings it started with, the weights in force at the end
     losses: dict = field(default_factory=dict)
+    steering: list[dict] = field(default_factory=list)  # [{"iteration": n, "changes": {field: value}}]
+
+    def recipe(self) -> dict:
+        """What to save with the image: its settings and how the run was steered."""
+        return self.settings.recipe(self.steering)
 
 
 class Steering:
@@ -107,8 +114,27 @@ class Stylizer:
         with context:
             return self.model(image, layers)
 
+    def _style_side(self, index: int, long_side: int) -> int:
+        """The style image's long side at a scale whose output is ``long_side``: style_scale of
+        it, but never more than the image's own size (enlarging would blur its strokes)."""
+        wanted = max(16, round(long_side * self.settings.style_scale))
+        return min(wanted, max(self.style_images[index].size))
+
+    def size_note(self, long_side: int) -> str:
+        """One line naming the style images used smaller than asked at ``long_side``, or ""."""
+        wanted = max(16, round(long_side * self.settings.style_scale))
+        notes = []
+        for index, image in enumerate(self.style_images):
+            native = max(image.size)
+            if native < wanted:
+                paths = self.settings.styles
+                name = Path(paths[index]).name if index < len(paths) and paths[index] else f"style image {index + 1}"
+                notes.append(f"{name} is only {native} px, so it is used at that size, not enlarged to {wanted} px "
+                             "(which would blur its strokes)")
+        return "; ".join(notes)
+
     def _style_tensor(self, index: int, long_side: int, content: torch.Tensor) -> torch.Tensor:
-        size = max(16, round(long_side * self.settings.style_scale))
+        size = self._style_side(index, long_side)
         style = images.pil_to_tensor(images.resize_long_side(self.style_images[index], size)).to(self.device)
         mode = self.settings.preserve_colors
         if mode == "match":
@@ -157,12 +183,14 @@ class _Run:
         self.init_image = init_image
         self.sizes = self.settings.scale_sizes()
         self.dims = [images.fit_size(*content.size, side) for side in self.sizes]
+        self.note = stylizer.size_note(self.sizes[-1]) if self.settings.active_style_layers() else ""
         self.work = [w * h * self.settings.iterations for w, h in self.dims]  # cost ~ pixels
         self.done_iterations = 0
         self.done_work = 0
         self.started = time.perf_counter()
         self.last_preview = 0.0
         self.last_losses: dict = {}
+        self.steering_log: list[dict] = []
         self.gram_cache: dict = {}  # style targets adapted to this content (colour modes)
 
     def execute(self) -> TransferResult:
@@ -192,6 +220,7 @@ class _Run:
             seconds=time.perf_counter() - self.started,
             settings=self.weights,
             losses=self.last_losses,
+            steering=self.steering_log,
         )
 
     def _out_of_memory(self, device, scale: int, side: int) -> OutOfMemoryError:
@@ -220,8 +249,9 @@ class _Run:
             if self.should_stop():
                 raise _Stopped(x.detach())
             new_weights = self.steering.take() if self.steering else None
-            if new_weights is not None:
-                self.weights = self._steered(new_weights)
+            steered = self._steered(new_weights) if new_weights is not None else self.weights
+            if steered != self.weights:
+                self.weights = steered
                 self._prepare_targets(side)
                 optimizer = self._optimizer(x)  # the old curvature history belongs to the old objective
             optimizer.step(lambda: self._closure(x, optimizer))
@@ -233,15 +263,23 @@ class _Run:
         return x.detach()
 
     def _steered(self, new: TransferSettings) -> TransferSettings:
-        """The run's settings with the new weights; a blend for another set of styles is ignored."""
-        same_styles = len(new.style_blend) == len(self.stylizer.style_images)
-        blend = new.style_blend if same_styles else self.weights.style_blend
-        return self.settings.replace(**new.look(), style_blend=blend).validate(need_images=False)
+        """The run's settings with the new weights, layers and blend (STEERABLE_FIELDS) and
+        nothing else of ``new``: size, scale, colour mode... stay what the run started with. A
+        blend for another set of styles is ignored. Each change goes into the steering log."""
+        changes = {name: getattr(new, name) for name in STEERABLE_FIELDS}
+        if len(new.style_blend) != len(self.stylizer.style_images):
+            changes["style_blend"] = self.weights.style_blend
+        steered = self.weights.replace(**changes).validate(need_images=False)
+        changed = {name: getattr(steered, name) for name in STEERABLE_FIELDS
+                   if getattr(steered, name) != getattr(self.weights, name)}
+        if changed:
+            self.steering_log.append({"iteration": self.done_iterations, "changes": changed})
+        return steered
 
     def _initial(self, previous, w, h) -> torch.Tensor:
         channels = self.content_input.shape[1]
-        if previous is not None:
-            return F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False)
+        if previous is not None:  # bicubic overshoots at sharp edges: clamp to displayable pixels
+            return F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False).clamp_(0, 1)
         if self.settings.init == "noise":
             generator = torch.Generator().manual_seed(self.settings.seed or 0)
             return torch.rand((1, channels, h, w), generator=generator).to(self.stylizer.device)
@@ -300,6 +338,7 @@ class _Run:
         if x is not None and (due or last_of_scale):
             preview = self._to_pil(x.detach())
             self.last_preview = now
+        note, self.note = self.note, ""  # told once, on the run's first report
         self.on_step(
             Progress(
                 phase=phase,
@@ -315,6 +354,7 @@ class _Run:
                 elapsed=elapsed,
                 eta=eta,
                 preview=preview,
+                note=note,
             )
         )
 

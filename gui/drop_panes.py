@@ -54,6 +54,10 @@ def dropped_paths(mime: QMimeData) -> list[str]:
     return [name]
 
 
+def _file_key(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
 def describe(path: str) -> tuple[str, tuple[int, int]]:
     """(file name, displayed size); raises ImageError for anything that is not a readable image."""
     size = images.image_size(path)
@@ -285,6 +289,12 @@ class StylePane(QWidget):
 
     def paths(self) -> list[str]:
         return [row.path for row in self.rows]
+
+    def has(self, path: str) -> bool:
+        """Whether ``path`` (however it is spelt: symlinks, "..", case where the OS folds it)
+        is already one of the styles."""
+        key = _file_key(path)
+        return any(_file_key(row.path) == key for row in self.rows)
 
     def blends(self) -> list[float]:
         return [row.blend.value() for row in self.rows]

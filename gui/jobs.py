@@ -62,7 +62,8 @@ def stylize_job(settings: TransferSettings):
 
 
 def save_job(outcome: RunOutcome, path, quality: int):
-    """Save a result atomically with its recipe, never over one of its inputs."""
+    """Save a result atomically with its recipe (what ran, and how it was steered), never over
+    one of its inputs."""
 
     def job(task) -> SavedFile:
         return SavedFile(jobs.save(outcome.job, path, quality))

@@ -290,9 +290,13 @@ class MainWindow(QMainWindow):
         return True
 
     def add_styles(self, paths: list[str]) -> int:
-        """Add each readable image; one message lists those that are not. Returns how many were added."""
-        problems = []
+        """Add each readable image that is not a style already; one message lists those that are
+        not readable, the status line names those already there. Returns how many were added."""
+        problems, repeated = [], []
         for path in paths:
+            if self.style_pane.has(path):
+                repeated.append(Path(path).name)
+                continue
             try:
                 self.style_pane.add_image(path)
             except ImpastoError as exc:
@@ -302,7 +306,10 @@ class MainWindow(QMainWindow):
             self.state.set_last_folder("style", path)
         if problems:
             self._warn("Cannot add style image", "\n".join(problems))
-        return len(paths) - len(problems)
+        if repeated:
+            verb = "is already a style" if len(repeated) == 1 else "are already styles"
+            self.show_status(f"{', '.join(repeated)} {verb}")
+        return len(paths) - len(problems) - len(repeated)
 
     def _on_content_dropped(self, paths: list[str]) -> None:
         if self.offer_recipe(paths[0]):
@@ -473,6 +480,8 @@ class MainWindow(QMainWindow):
         self.io_host.failed.connect(lambda error: self._warn("Could not save", describe(error)))
 
     def _on_progress(self, progress: Progress) -> None:
+        if progress.note:  # once per run: only its first report carries it
+            self.show_status(progress.note, 0)
         if progress.phase == "loading":
             return
         if progress.phase == "preparing":

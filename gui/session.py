@@ -15,12 +15,8 @@ from typing import Callable
 from PySide6.QtCore import Property, QObject, Signal
 
 from engine.jobs import Style, styles_of, with_styles
-from engine.settings import TransferSettings
+from engine.settings import STEERABLE_FIELDS, TransferSettings
 
-# Changes the running optimisation picks up at its next iteration (engine.transfer.Steering).
-STEERABLE_FIELDS = frozenset(
-    {"content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_blend"}
-)
 _IMAGE_FIELDS = ("content", "styles", "style_blend")
 _FIELDS = tuple(f.name for f in dataclasses.fields(TransferSettings))
 
@@ -107,8 +103,8 @@ class Session(QObject):
         if "device" in changed:
             self.device_changed.emit(settings.device)
         self.settings_changed.emit(changed, origin)
-        if changed & STEERABLE_FIELDS:
+        if changed & set(STEERABLE_FIELDS):  # what a running optimisation picks up (Steering)
             self.steerable_changed.emit()
 
 
-__all__ = ["STEERABLE_FIELDS", "Session"]
+__all__ = ["Session"]

@@ -409,6 +409,23 @@ def test_cli_exit_codes_and_summary(mixed_folder, tmp_path, style, capsys):
     assert "outside the output folder" in capsys.readouterr().err
 
 
+def test_batch_never_writes_over_the_init_image(tmp_path, style, capsys):
+    """An earlier output used as the init image of a rerun with other settings: the rerun would
+    reuse that output's name for the same photo; it takes another name instead."""
+    from main import cli
+
+    picture(tmp_path / "in" / "a.png")
+    out = tmp_path / "out"
+    assert cli(cli_args([tmp_path / "in"], style, out)) == 0
+    start = out / "a_waves.png"
+    before = start.read_bytes()
+    assert cli(cli_args([tmp_path / "in"], style, out, "--init-image", str(start))) == 0, capsys.readouterr().err
+    assert "Batch: 1 done, 0 skipped, 0 failed" in capsys.readouterr().out
+    assert start.read_bytes() == before
+    assert sorted(p.name for p in out.glob("*.png")) == ["a_waves-2.png", "a_waves.png"]
+    assert images.read_recipe(out / "a_waves-2.png")["init_image"] == str(start)
+
+
 def _start_cli(args, tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=tmp_path, env=env,

@@ -3,6 +3,7 @@
 import hashlib
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -47,6 +48,24 @@ def test_preset_and_flags_combine(inputs, tmp_path):
     assert recipe["style_scale"] == 0.6  # from the preset
 
 
+def test_a_small_style_image_is_used_at_its_own_size_and_said_once(inputs, tmp_path, capsys):
+    content, _ = inputs
+    small = tmp_path / "small.png"
+    style_image(20).save(small)
+    out = tmp_path / "r.png"
+    assert main.cli(["stylize", str(content), str(small), "-o", str(out), *FAST, "--start-size", "16"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("small.png is only 20 px") == 1, err  # two scales (16, 23 and 32 px), one note
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        content_image().save(folder / name)
+    assert main.cli(["batch", str(folder), "--style", str(small), "-o", str(tmp_path / "out"), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert err.count("small.png is only 20 px") == 1, err  # once for the batch, not once per image
+
+
 @pytest.mark.parametrize("make_args, message", [
     (lambda c, s, t: [str(t / "missing.jpg"), str(s), "-o", str(t / "o.png")], "not found"),
     (lambda c, s, t: [str(c), str(s), "-o", str(c)], "Refusing to overwrite the input"),
@@ -72,6 +91,23 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(inputs, tmp_path, ca
     assert after == before  # inputs byte-identical, nothing new written
 
 
+def test_stylize_never_writes_over_the_init_image(inputs, tmp_path, monkeypatch, capsys):
+    content, style = inputs
+    start = tmp_path / "start.png"
+    content_image().save(start)
+    before = digest(start)
+    code = main.cli(["stylize", str(content), str(style), "-o", str(start), *FAST, "--init-image", str(start)])
+    assert code == 2 and "Refusing to overwrite the input image start.png" in capsys.readouterr().err
+    assert digest(start) == before
+
+    protected = []  # what the save itself refuses to overwrite, not only the check before the run
+    real_save = images.save_image
+    monkeypatch.setattr(images, "save_image", lambda *a, **kw: protected.append(kw["inputs"]) or real_save(*a, **kw))
+    assert main.cli(["stylize", str(content), str(style), "-o", str(tmp_path / "o.png"), *FAST,
+                     "--init-image", str(start)]) == 0
+    assert protected == [[str(content), str(style), str(start)]]
+
+
 def test_real_process_exit_codes_and_selftest(inputs, tmp_path):
     content, style = inputs
     bad = subprocess.run([sys.executable, "main.py", "stylize", str(content), str(tmp_path / "nope.png"),
@@ -80,6 +116,36 @@ def test_real_process_exit_codes_and_selftest(inputs, tmp_path):
     selftest = subprocess.run([sys.executable, "main.py", "--selftest"], cwd=ROOT, capture_output=True, text=True)
     assert selftest.returncode == 0, selftest.stderr
     assert "selftest ok" in selftest.stderr
+
+
+# Runs main.py's entry point in a fresh interpreter, then lists the heavy modules it imported.
+STARTUP = """
+import sys, time
+started = time.perf_counter()
+sys.argv = ["main.py", *{argv!r}]
+import main
+try:
+    code = main.main()
+except SystemExit as exc:  # argparse's --help
+    code = exc.code
+heavy = [name for name in ("torch", "torchvision", "PySide6", "numpy", "PIL") if name in sys.modules]
+print("STARTUP", code, round(time.perf_counter() - started, 3), *heavy, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["stylize", "--help"], ["batch", "--help"], ["explore", "--help"],
+                                  ["--version"]])
+def test_help_and_version_do_not_import_torch(argv):
+    """A cold start of torch takes seconds; help and the version must come back at once."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", STARTUP.format(argv=argv)], cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr
+    _, code, seconds, *heavy = done.stderr.strip().splitlines()[-1].split()
+    print(f"main.py {' '.join(argv)}: {float(seconds) * 1000:.0f} ms in main.py, {wall * 1000:.0f} ms with the "
+          f"interpreter; imported {heavy or 'nothing heavy'}")
+    assert code in ("0", "None") and heavy == []
+    assert ("Impasto 0.1.0" if argv == ["--version"] else "usage:") in done.stdout
 
 
 def test_interrupt_writes_nothing_and_exits_130(inputs, tmp_path, monkeypatch):

@@ -153,6 +153,43 @@ def test_steering_changes_weights_mid_run():
     assert late.loss == pytest.approx(settings.content_weight * late.content_loss, rel=1e-4)
 
 
+def test_steering_changes_only_the_weights_and_the_result_says_what_ran():
+    """A preset applied mid-run names a size, scale, colour mode...: only the weights, layers and
+    blend steer, and the result's settings (the recipe the GUI saves) are what ran: the settings
+    it started with plus the weights in force at the end, with the steering history beside them."""
+    steering = transfer.Steering()
+    settings = tiny_settings(iterations=4)
+    preset = settings.replace(
+        style_weight=50.0, tv_weight=0.0, style_layers={"relu1_1": 1.0, "relu2_1": 2.0},  # these steer
+        size=64, start_size=32, iterations=9, style_scale=0.5, preserve_colors="match", optimizer="adam",
+        init="noise", learning_rate=0.5, pooling="avg", seed=5, precision="bf16",  # these cannot
+    )
+    sizes = []
+
+    def on_step(progress):
+        if progress.phase == "optimising":
+            sizes.append(progress.size)
+            if progress.iteration == 2:
+                steering.update(preset)
+
+    result = transfer.run(settings, on_step=on_step, steering=steering, content=content_image(), styles=[style_image()])
+    assert result.iterations == 4 and set(sizes) == {(40, 33)}
+    ran = settings.replace(style_weight=50.0, tv_weight=0.0, style_layers={"relu1_1": 1.0, "relu2_1": 2.0})
+    for name in ("size", "start_size", "iterations", "style_scale", "preserve_colors", "optimizer", "init",
+                 "learning_rate", "pooling", "seed", "precision"):
+        assert getattr(result.settings, name) == getattr(settings, name), name
+    assert result.settings == ran
+    assert result.steering == [{"iteration": 2, "changes": {
+        "style_weight": 50.0, "tv_weight": 0.0, "style_layers": {"relu1_1": 1.0, "relu2_1": 2.0}}}]
+    from engine.settings import STEERING_KEY
+
+    recipe = result.recipe()
+    assert recipe[STEERING_KEY] == result.steering
+    assert TransferSettings.from_dict(recipe) == ran  # strict: the history does not get in the way
+    unsteered = transfer.run(settings, content=content_image(), styles=[style_image()])
+    assert unsteered.steering == [] and unsteered.recipe() == settings.recipe()
+
+
 def test_steering_can_add_a_layer_that_was_off():
     steering = transfer.Steering()
     settings = tiny_settings(style_layers={"relu1_1": 1.0}, iterations=4)
@@ -182,6 +219,50 @@ def test_steering_changes_the_style_blend(monkeypatch):
                           styles=[style_image(), style_image().rotate(90)])
     assert blends == [[1.0, 0.0], [0.25, 0.75]]
     assert result.settings.style_blend == [1.0, 3.0]
+
+
+def test_a_style_image_smaller_than_the_working_size_is_never_enlarged_and_the_run_says_so(monkeypatch):
+    """Enlarging a style image blurs its strokes: it is used at most at its own size."""
+    sides = []
+    real = transfer.Stylizer._style_tensor
+
+    def style_tensor(self, *args):
+        tensor = real(self, *args)
+        sides.append(tuple(tensor.shape[-2:]))
+        return tensor
+
+    monkeypatch.setattr(transfer.Stylizer, "_style_tensor", style_tensor)
+    steps = []
+    settings = tiny_settings(size=48, start_size=34, iterations=1, styles=["/art/small painting.png"])
+    transfer.run(settings, on_step=steps.append, content=content_image(), styles=[style_image(40)])
+    assert sides == [(34, 34), (40, 40)]  # 34 px: smaller than the painting; 48 px: capped at its 40 px
+    notes = [step.note for step in steps if step.note]
+    assert len(notes) == 1 and "small painting.png" in notes[0] and "40 px" in notes[0] and "48 px" in notes[0]
+
+    sides.clear()
+    steps.clear()
+    transfer.run(tiny_settings(size=48, start_size=48, iterations=1, style_scale=0.5), on_step=steps.append,
+                 content=content_image(), styles=[style_image(40)])
+    assert sides == [(24, 24)] and not [step.note for step in steps if step.note]  # smaller: as before
+
+
+def test_each_scale_starts_from_an_upsampled_image_within_0_and_1(monkeypatch):
+    """Bicubic upsampling overshoots at sharp edges; the next scale must start displayable."""
+    starts = []
+    real = transfer._Run._initial
+
+    def initial(self, *args):
+        start = real(self, *args)
+        starts.append((float(start.min()), float(start.max())))
+        return start
+
+    monkeypatch.setattr(transfer._Run, "_initial", initial)
+    checks = Image.new("L", (12, 10))
+    checks.putdata([255 * ((x + y) % 2) for y in range(10) for x in range(12)])
+    content = checks.resize((48, 40), Image.NEAREST).convert("RGB")  # black and white 4 px squares
+    transfer.run(tiny_settings(size=48, start_size=24, iterations=1), content=content, styles=[style_image()])
+    assert len(starts) == 3
+    assert all(0.0 <= low and high <= 1.0 for low, high in starts), starts
 
 
 def test_luminance_mode_keeps_content_colours():

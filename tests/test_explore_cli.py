@@ -24,6 +24,14 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_cli_defaults_match_the_engine():
+    from cli import explore as cli_explore
+    from engine import explore
+
+    names = ("WHATS", "DEFAULT_SIZE", "DEFAULT_ITERATIONS", "DEFAULT_FEATURE_LAYER")
+    assert [getattr(cli_explore, name) for name in names] == [getattr(explore, name) for name in names]
+
+
 def test_content_row_sheet(inputs, tmp_path, capsys):
     content, _ = inputs
     out = tmp_path / "sheets" / "content.png"

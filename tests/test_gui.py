@@ -142,6 +142,21 @@ def test_several_styles_dropped_each_with_blend_and_remove(window, tmp_path):
     assert settings.style_blend == [2.5, 1.0]
 
 
+def test_a_style_dropped_again_is_refused_with_a_status_line(window, tmp_path, dialogs):
+    starry = make_image(tmp_path / "starry.jpg", (32, 32), seed=1)
+    other = make_image(tmp_path / "other.png", (32, 32), seed=2)
+    assert drop_on(window.style_pane.frame, url_mime(starry))
+    assert drop_on(window.style_pane.frame, url_mime(starry, other))
+    assert window.style_pane.paths() == [str(starry), str(other)]
+    assert window.statusBar().currentMessage() == "starry.jpg is already a style"
+    (tmp_path / "sub").mkdir()
+    assert window.add_styles([str(tmp_path / "sub" / ".." / "other.png")]) == 0  # the same file, spelt otherwise
+    assert window.style_pane.paths() == [str(starry), str(other)]
+    assert window.statusBar().currentMessage() == "other.png is already a style"
+    assert not dialogs.warnings  # a status line, not a dialog
+    assert window.session.settings().styles == [str(starry), str(other)]
+
+
 def test_bad_file_gives_a_message_and_keeps_the_previous_image(window, pictures, tmp_path, dialogs):
     drop_on(window.content_pane.frame, url_mime(pictures[0]))
     fake = tmp_path / "notes.jpg"
@@ -274,6 +289,32 @@ def test_save_refuses_to_overwrite_an_input(window, pictures, qtbot, dialogs):
     assert pictures[0].read_bytes() == before
 
 
+def test_a_small_style_image_is_used_at_its_own_size_and_the_status_line_says_so_once(window, pictures, qtbot,
+                                                                                      tmp_path):
+    small = make_image(tmp_path / "tiny style.png", (24, 24), seed=2)
+    tiny_run(window, pictures, iterations=2, start_size=34)
+    window.style_pane.clear()
+    assert window.add_styles([str(small)]) == 1
+    messages = []
+    window.statusBar().messageChanged.connect(messages.append)
+    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS):
+        assert window.start()
+    notes = [message for message in messages if "tiny style.png is only 24 px" in message]
+    assert len(notes) == 1, messages
+
+
+def test_save_refuses_to_overwrite_the_init_image(window, pictures, qtbot, tmp_path, dialogs):
+    start = make_image(tmp_path / "start.png", seed=3)
+    tiny_run(window, pictures, iterations=1, init="image", init_image=str(start))
+    with qtbot.waitSignal(window.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        window.start()
+    assert finished.args[0].result.settings.init_image == str(start)
+    before = start.read_bytes()
+    assert not window.save_to(str(start))
+    assert "Refusing to overwrite the input image start.png" in dialogs.warnings[-1]
+    assert start.read_bytes() == before
+
+
 def test_stop_ends_the_run_quickly_with_the_image_so_far(window, pictures, qtbot):
     tiny_run(window, pictures, iterations=2000)
     window.start()
@@ -306,6 +347,40 @@ def test_live_steering_reaches_the_running_optimisation(window, pictures, qtbot)
     with qtbot.waitSignal(window.run_finished, timeout=15_000) as finished:
         window.stop()
     assert finished.args[0].result.settings.style_weight == pytest.approx(1000.0)
+
+
+def test_preset_applied_mid_run_saves_a_recipe_of_what_ran(window, pictures, qtbot, tmp_path):
+    """The preset names another size, scale, colour mode...: only its weights steer the running
+    job, and the recipe saved with the result names what the image was made with."""
+    from engine.settings import save_user_preset
+
+    tiny_run(window, pictures, iterations=2000)
+    started = window.session.settings()
+    save_user_preset("Mid-run", started.replace(
+        style_weight=77.0, size=96, start_size=96, iterations=9, style_scale=0.5, preserve_colors="match"))
+    tv = window.settings_panel.tv_weight.value()
+    window.start()
+    wait_optimising(qtbot, window)
+    steered = []
+    window.host.progress.connect(lambda p: steered.append(p) if p.phase == "optimising" and p.loss == pytest.approx(
+        p.content_loss + 77.0 * p.style_loss + tv * p.tv_loss, rel=1e-3) else None)
+    window.look_panel.apply_preset("Mid-run")
+    qtbot.waitUntil(lambda: bool(steered), timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(window.run_finished, timeout=15_000) as finished:
+        window.stop()
+    assert finished.args[0].result.image.size == (48, 40)
+    with qtbot.waitSignal(window.saved, timeout=30_000):
+        assert window.save_to(str(tmp_path / "steered.png"))
+    recipe = images.read_recipe(tmp_path / "steered.png")
+    made_with = {name: recipe[name] for name in ("size", "start_size", "iterations", "style_scale", "preserve_colors")}
+    assert made_with == {"size": 48, "start_size": 48, "iterations": 2000, "style_scale": started.style_scale,
+                         "preserve_colors": started.preserve_colors}
+    assert recipe["style_weight"] == 77.0
+    from engine.settings import STEERING_KEY
+
+    assert [entry["changes"] for entry in recipe[STEERING_KEY]] == [{"style_weight": 77.0}]
+    assert recipe[STEERING_KEY][0]["iteration"] >= 1
+    assert TransferSettings.from_dict(recipe).style_weight == 77.0
 
 
 def test_closing_mid_run_stops_the_worker_cleanly(qtbot, pictures):

@@ -47,12 +47,6 @@ def test_style_round_trips_through_settings():
     assert [s.blend for s in jobs.styles_of(settings.replace(style_blend=[2.0]))] == [1.0, 1.0]
 
 
-def test_protected_paths_are_content_styles_and_init_image():
-    settings = TransferSettings(content="c.png", styles=["s1.png", "s2.png"], init="image", init_image="i.png")
-    assert jobs.protected_paths(settings) == ["c.png", "s1.png", "s2.png", "i.png"]
-    assert jobs.protected_paths(TransferSettings(styles=["s.png"])) == ["s.png"]
-
-
 def test_a_job_runs_and_saves_with_recipe_alpha_and_exif(inputs, tmp_path):
     content, style, _ = inputs
     out = tmp_path / "out" / "result.png"
@@ -100,15 +94,16 @@ def test_one_eta():
 
 @pytest.fixture
 def spy(monkeypatch):
-    """Counts calls of the one protected-paths rule, which still does its work."""
+    """Counts calls of the one protected-paths rule (TransferSettings.input_paths), which still
+    does its work."""
     calls = []
-    real = jobs.protected_paths
+    real = TransferSettings.input_paths
 
-    def protected_paths(settings):
+    def input_paths(settings):
         calls.append(settings)
         return real(settings)
 
-    monkeypatch.setattr(jobs, "protected_paths", protected_paths)
+    monkeypatch.setattr(TransferSettings, "input_paths", input_paths)
     return calls
 
 

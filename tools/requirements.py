@@ -1,6 +1,7 @@
-"""Print the dependencies of pyproject.toml, one per line, plus those of the extras named:
-    python tools/requirements.py build > build-requirements.txt
-For machines where dev.sh cannot run (Windows CI); dev.sh reads the same list itself.
+"""Print the dependency ranges of pyproject.toml, one per line, plus those of the extras named:
+    python tools/requirements.py build
+These are the unlocked ranges. To install, use the locked, hashed exports of uv.lock instead
+(requirements/run.txt, dev.txt, build.txt), as dev.sh and the Windows build do.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from engine import images, jobs
+from engine import images
 from engine.batch.items import DONE, FAILED, SKIPPED, WAITING, BatchError, BatchItem, is_dir, path_key
 from engine.batch.manifest import Manifest, now, settings_hash, stamp
 from engine.batch.names import BatchOptions, numbered, output_extension, render_name, style_label
@@ -50,8 +50,9 @@ def plan_batch(inputs: Iterable, settings: TransferSettings, options: BatchOptio
     created = manifest.created or now()
     digest = settings_hash(settings, options.quality)
     items = _named_items(found, settings, options, created[:10])
-    # no output may replace an input: the images found, and every job's styles and init image
-    input_keys = {path_key(source) for source, _ in found} | {path_key(p) for p in jobs.protected_paths(settings)}
+    # no output may replace an input: the photos found and every file the jobs read (styles, an
+    # init image, a weights file), e.g. an earlier output now used as a style or init image
+    input_keys = {path_key(path) for path in [*(source for source, _ in found), *settings.input_paths()]}
     _assign_outputs(items, manifest, out, input_keys)
     for item in items:
         _initial_state(item, manifest, digest, settings)
