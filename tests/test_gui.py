@@ -196,30 +196,37 @@ def test_table_edits_change_the_settings(window):
     settings = window.session.settings()
     assert settings.content_layers == {"relu4_2": 1.0, "relu3_1": 2.5}
     assert "relu1_1" not in settings.style_layers
-    assert settings.style_layers["relu3_1"] == 1.0
+    assert settings.style_layers["relu3_1"] == TransferSettings().style_layers["relu3_1"]  # untouched
+    tooltips = [model.data(model.index(RELU_LAYERS.index(name), STYLE_COLUMN), Qt.ToolTipRole)
+                for name in ("relu1_1", "relu5_1")]
+    assert "colours" in tooltips[0] and "objects" in tooltips[1]  # what shallow and deep layers do
 
 
-def test_balance_slider_is_a_log_scale_on_style_weight(window):
+def test_balance_slider_is_a_log_scale_on_style_weight_centred_on_the_default(window):
     panel = window.look_panel
+    default = TransferSettings().style_weight
+    assert panel.balance.value() == 0 and panel.ratio_label.text() == "style 100 %"
     panel.balance.setValue(50)
-    assert window.session.settings().style_weight == pytest.approx(100.0)
+    assert window.session.settings().style_weight == pytest.approx(10 * default)
     panel.balance.setValue(-100)
-    assert window.session.settings().style_weight == pytest.approx(0.1)
-    assert panel.ratio_label.text() == "style ×0.1"
+    assert window.session.settings().style_weight == pytest.approx(default / 100)
+    assert panel.ratio_label.text() == "style 1 %"
     assert slider_for_ratio(ratio_for_slider(37)) == 37
 
 
 def test_preset_keeps_exact_weights_that_the_slider_cannot_show(window):
     window.look_panel.apply_preset("Bold strokes")
     settings = window.session.settings()
-    assert settings.style_weight == 20.0 and settings.style_scale == 1.4
-    assert settings.style_layers == {"relu2_1": 0.5, "relu3_1": 1.0, "relu4_1": 2.0, "relu5_1": 2.0}
+    assert settings.style_weight == 75.0 and settings.style_scale == 1.4
+    assert settings.style_layers == {"relu2_1": 1.0, "relu3_1": 0.25, "relu4_1": 0.03125}
 
 
 def test_presets_builtin_listed_and_user_preset_round_trip(window):
     panel = window.look_panel
     names = [panel.presets.itemText(i) for i in range(panel.presets.count())]
-    assert {"Gatys default", "Fine texture", "Bold strokes"} <= set(names)
+    assert {"Default", "Painted surface", "Painting's world", "Fine texture", "Bold strokes"} <= set(names)
+    tooltip = panel.presets.itemData(names.index("Painting's world"), Qt.ToolTipRole)
+    assert "objects" in tooltip
     panel.model.setData(panel.model.index(RELU_LAYERS.index("relu5_4"), STYLE_COLUMN), 4.0)
     panel.balance.setValue(20)
     window.settings_panel.tv_weight.setValue(1.25)
@@ -337,16 +344,18 @@ def test_live_steering_reaches_the_running_optimisation(window, pictures, qtbot)
     def weighted(progress, style_weight):
         return progress.content_loss + style_weight * progress.style_loss + tv * progress.tv_loss
 
-    assert first.loss == pytest.approx(weighted(first, 10.0), rel=1e-3)
-    window.look_panel.balance.setValue(100)  # style weight 10 -> 1000
+    default = TransferSettings().style_weight
+    assert first.loss == pytest.approx(weighted(first, default), rel=1e-3)
+    window.look_panel.balance.setValue(100)  # style weight: the default -> 100x the default
+    assert window.session.settings().style_weight == pytest.approx(100 * default)
     steered = []
     window.host.progress.connect(
-        lambda p: steered.append(p) if p.loss == pytest.approx(weighted(p, 1000.0), rel=1e-3) else None
+        lambda p: steered.append(p) if p.loss == pytest.approx(weighted(p, 100 * default), rel=1e-3) else None
     )
     qtbot.waitUntil(lambda: bool(steered), timeout=RUN_TIMEOUT_MS)
     with qtbot.waitSignal(window.run_finished, timeout=15_000) as finished:
         window.stop()
-    assert finished.args[0].result.settings.style_weight == pytest.approx(1000.0)
+    assert finished.args[0].result.settings.style_weight == pytest.approx(100 * default)
 
 
 def test_preset_applied_mid_run_saves_a_recipe_of_what_ran(window, pictures, qtbot, tmp_path):

@@ -5,7 +5,9 @@ import json
 import pytest
 
 from engine.errors import SettingsError
-from engine.settings import LOOK_FIELDS, TransferSettings, list_presets, load_preset, save_user_preset
+from engine.settings import (
+    LOOK_FIELDS, TransferSettings, list_presets, load_preset, preset_description, save_user_preset,
+)
 
 
 def test_json_round_trip_keeps_every_field():
@@ -57,8 +59,12 @@ def test_scale_schedule_steps_by_root_two():
 
 def test_builtin_presets_and_user_preset_round_trip():
     presets = list_presets()
-    assert {"Gatys default", "Fine texture", "Bold strokes"} <= set(presets)
-    assert load_preset("Gatys default").look() == TransferSettings().look()
+    assert {"Default", "Painted surface", "Painting's world", "Fine texture", "Bold strokes"} <= set(presets)
+    assert load_preset("Default").look() == TransferSettings().look()  # Default.json names every look field
+    assert all(preset_description(name) for name in presets)
+    surface, world = load_preset("Painted surface"), load_preset("Painting's world")
+    assert surface.style_weight < TransferSettings().style_weight
+    assert world.style_layers["relu5_1"] > TransferSettings().style_layers["relu5_1"]
     fine = load_preset("Fine texture")
     assert "relu5_1" not in fine.style_layers and fine.style_scale < 1
 
