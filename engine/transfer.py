@@ -174,7 +174,7 @@ class _Run:
     def __init__(self, stylizer, content, on_step, should_stop, steering, init_image):
         self.stylizer = stylizer
         self.settings = stylizer.settings
-        self.weights = self.settings
+        self.steered_settings = self.settings  # the settings in force: the start, plus the weights steered since
         self.content = content
         self.on_step = on_step or (lambda progress: None)
         self.should_stop = should_stop or (lambda: False)
@@ -219,7 +219,7 @@ class _Run:
             stopped=stopped,
             iterations=self.done_iterations,
             seconds=time.perf_counter() - self.started,
-            settings=self.weights,
+            settings=self.steered_settings,
             losses=self.last_losses,
             steering=self.steering_log,
         )
@@ -251,9 +251,9 @@ class _Run:
             if self.should_stop():
                 raise _Stopped(x.detach().clamp(0, 1))
             new_weights = self.steering.take() if self.steering else None
-            steered = self._steered(new_weights) if new_weights is not None else self.weights
-            if steered != self.weights:
-                self.weights = steered
+            steered = self._steered(new_weights) if new_weights is not None else self.steered_settings
+            if steered != self.steered_settings:
+                self.steered_settings = steered
                 self._prepare_targets(side)
                 optimizer = self._optimizer(x)  # the old curvature history belongs to the old objective
                 history = []
@@ -292,10 +292,10 @@ class _Run:
         blend for another set of styles is ignored. Each change goes into the steering log."""
         changes = {name: getattr(new, name) for name in STEERABLE_FIELDS}
         if len(new.style_blend) != len(self.stylizer.style_images):
-            changes["style_blend"] = self.weights.style_blend
-        steered = self.weights.replace(**changes).validate(need_images=False)
+            changes["style_blend"] = self.steered_settings.style_blend
+        steered = self.steered_settings.replace(**changes).validate(need_images=False)
         changed = {name: getattr(steered, name) for name in STEERABLE_FIELDS
-                   if getattr(steered, name) != getattr(self.weights, name)}
+                   if getattr(steered, name) != getattr(self.steered_settings, name)}
         if changed:
             self.steering_log.append({"iteration": self.done_iterations, "changes": changed})
         return steered
@@ -314,7 +314,7 @@ class _Run:
         return self.content_input.clone()
 
     def _prepare_targets(self, side: int) -> None:
-        weights = self.weights
+        weights = self.steered_settings
         self.content_layers = weights.active_content_layers()
         self.style_layers = weights.active_style_layers()
         with torch.no_grad():
@@ -341,7 +341,7 @@ class _Run:
         content = losses.content_loss(feats, self.content_targets, self.content_layers) if self.content_layers else zero
         style = losses.style_loss(feats, self.style_targets, self.style_layers) if self.style_layers else zero
         tv = losses.total_variation(x)
-        w = self.weights
+        w = self.steered_settings
         loss = w.content_weight * content + w.style_weight * style + w.tv_weight * tv
         loss.backward()
         self.last_losses = {
