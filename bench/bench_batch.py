@@ -18,6 +18,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from pictures import striped_style  # bench/pictures.py: scripts run with bench/ on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
 
@@ -68,13 +70,7 @@ def style_image(folder: Path) -> Path:
     starry = SHARED_IMAGES / "starry_night.jpg"
     if starry.is_file():
         return starry
-    path = folder / "style.png"
-    image = Image.new("RGB", (256, 256), (20, 40, 120))
-    draw = ImageDraw.Draw(image)
-    for x in range(0, 256, 12):
-        draw.line((x, 0, x + 80, 255), fill=(240, 210, 60), width=4)
-    image.save(path)
-    return path
+    return striped_style(folder / "style.png", side=256, step=12, slant=80, width=4)
 
 
 def timed(command: list[str]) -> float:

@@ -26,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageDraw  # noqa: E402
 
+from pictures import striped_style  # noqa: E402  (bench/pictures.py: scripts run with bench/ on sys.path)
+
 WARM_UP = 20  # images before the slope is measured: caches and allocator pools fill up first
 REPORT_AT = (1, 50, 100, 150, 200)
 
@@ -66,12 +68,7 @@ def make_inputs(folder: Path, count: int) -> None:
 
 
 def make_style(path: Path) -> Path:
-    image = Image.new("RGB", (64, 64), (20, 40, 120))
-    draw = ImageDraw.Draw(image)
-    for x in range(0, 64, 6):
-        draw.line((x, 0, x + 24, 63), fill=(240, 210, 60), width=2)
-    image.save(path)
-    return path
+    return striped_style(path, side=64, step=6, slant=24, width=2)
 
 
 def slope(points: list[tuple[int, int]]) -> float:
