@@ -47,6 +47,9 @@ def format_duration(seconds: float) -> str:
     return f"{minutes}:{secs:02d}" if minutes else f"{secs} s"
 
 
+PROGRESS_STEPS = 1000
+
+
 def frame_text(progress: Progress) -> str:
     width, height = progress.size
     return (
@@ -487,13 +490,12 @@ class MainWindow(QMainWindow):
             self.show_status(progress.note, 0)
         if progress.phase == "loading":
             return
+        # by work done, not iterations: a scale costs as much as its pixels, and may end early
+        self.progress_bar.setRange(0, PROGRESS_STEPS)
+        self.progress_bar.setValue(round(progress.fraction * PROGRESS_STEPS))
         if progress.phase == "preparing":
-            self.progress_bar.setRange(0, max(1, progress.total))
-            self.progress_bar.setValue(progress.iteration)
             self.progress_bar.setFormat(f"Preparing scale {progress.scale + 1}/{progress.scales}…")
             return
-        self.progress_bar.setRange(0, max(1, progress.total))
-        self.progress_bar.setValue(progress.iteration)
         eta = f"{format_duration(progress.eta)} left" if progress.eta is not None else "estimating…"
         self.progress_bar.setFormat(f"%p%  ·  {eta}")
         self.loss_label.setText(loss_text(progress))
