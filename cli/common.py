@@ -138,7 +138,7 @@ class ProgressPrinter:
             self.stream.flush()
         if progress.phase != "optimising":
             return
-        done = progress.iteration / progress.total
+        done = progress.fraction  # of the work: scales cost as much as their pixels, and may end early
         eta = time_left(progress.eta)
         text = (
             f"{self.label}scale {progress.scale + 1}/{progress.scales} {progress.size[0]}x{progress.size[1]} "
@@ -148,7 +148,7 @@ class ProgressPrinter:
             bar = "#" * int(done * 24)
             self.stream.write(f"\r[{bar:<24}] {done:4.0%} {text}\033[K")
             self.stream.flush()
-        elif time.monotonic() - self.last_line >= 5 or progress.iteration == progress.total:
+        elif time.monotonic() - self.last_line >= 5 or progress.fraction >= 1:
             self.last_line = time.monotonic()
             print(f"{done:4.0%} {text}", file=self.stream, flush=True)
 

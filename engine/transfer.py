@@ -84,6 +84,13 @@ StepCallback = Callable[[Progress], None]
 StopCheck = Callable[[], bool]
 
 
+def scale_work(settings: TransferSettings, size: tuple[int, int]) -> list[int]:
+    """The most work each scale of a run on an image of ``size`` takes, in pixels x iterations
+    (what an iteration costs grows with its pixels): what progress fractions and ETAs count."""
+    dims = [images.fit_size(*size, side) for side in settings.scale_sizes()]
+    return [w * h * n for (w, h), n in zip(dims, settings.scale_iterations())]
+
+
 class _Stopped(Exception):
     pass
 
@@ -184,7 +191,7 @@ class _Run:
         self.counts = self.settings.scale_iterations()
         self.dims = [images.fit_size(*content.size, side) for side in self.sizes]
         self.note = stylizer.size_note(self.sizes[-1]) if self.settings.active_style_layers() else ""
-        self.work = [w * h * n for (w, h), n in zip(self.dims, self.counts)]  # cost ~ pixels
+        self.work = scale_work(self.settings, content.size)
         self.done_iterations = 0
         self.done_work = 0
         self.skipped_work = 0  # of scales a plateau ended early

@@ -42,6 +42,9 @@ SAVE_FILTERS = {
 STATUS_MS = 8000
 
 
+PROGRESS_STEPS = 1000
+
+
 def frame_text(progress: Progress) -> str:
     width, height = progress.size
     return (
@@ -484,13 +487,12 @@ class MainWindow(QMainWindow):
             self.show_status(progress.note, 0)
         if progress.phase == "loading":
             return
+        # by work done, not iterations: a scale costs as much as its pixels, and may end early
+        self.progress_bar.setRange(0, PROGRESS_STEPS)
+        self.progress_bar.setValue(round(progress.fraction * PROGRESS_STEPS))
         if progress.phase == "preparing":
-            self.progress_bar.setRange(0, max(1, progress.total))
-            self.progress_bar.setValue(progress.iteration)
             self.progress_bar.setFormat(f"Preparing scale {progress.scale + 1}/{progress.scales}…")
             return
-        self.progress_bar.setRange(0, max(1, progress.total))
-        self.progress_bar.setValue(progress.iteration)
         self.progress_bar.setFormat(f"%p%  ·  {time_left(progress.eta)}")
         self.loss_label.setText(loss_text(progress))
 

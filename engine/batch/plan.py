@@ -14,6 +14,7 @@ from engine.batch.names import BatchOptions, numbered, output_extension, render_
 from engine.batch.scan import scan_inputs
 from engine.errors import ImageError, SettingsError
 from engine.settings import TransferSettings
+from engine.transfer import scale_work
 
 
 @dataclass
@@ -142,6 +143,5 @@ def _initial_state(item: BatchItem, manifest: Manifest, digest: str, settings: T
     except ImageError as exc:
         item.state, item.reason, item.error = FAILED, str(exc), exc
         return
-    pixels = sum(w * h for w, h in (images.fit_size(width, height, side) for side in settings.scale_sizes()))
-    item.work = pixels * settings.iterations
+    item.work = sum(scale_work(settings, (width, height)))
 

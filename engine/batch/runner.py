@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from engine import images, timing
+from engine import timing
 from engine.jobs import Job
 from engine.batch.items import (
     DONE, FAILED, RUNNING, WAITING, BatchError, BatchItem, BatchProgress, BatchStopped, BatchSummary,
@@ -21,7 +21,7 @@ from engine.batch.plan import BatchPlan, checked, plan_batch
 from engine.errors import DestinationError, ImageError, ImpastoError, OutOfMemoryError
 from engine.files import TEMP_PREFIX
 from engine.settings import TransferSettings
-from engine.transfer import Progress, Stylizer
+from engine.transfer import Progress, Stylizer, scale_work
 
 LOCK_NAME = "impasto-batch.lock"
 
@@ -132,20 +132,18 @@ class _Clock:
     """Progress and ETA of a run, from seconds per unit of work (pixels x iterations) done so far,
     time spent paused left out. The first item's cost includes warming up, so early ETAs run long."""
 
-    def __init__(self, items: list[BatchItem], iterations: int):
+    def __init__(self, items: list[BatchItem], settings: TransferSettings):
         self.total = sum(item.work for item in items)
-        self.iterations = iterations
+        self.settings = settings
         self.done = 0
         self.seconds = 0.0
         self.current: int | None = None  # index of the item being timed
-        self.pixels: list[int] = []
         self.work = 0
         self.started = time.perf_counter()
         self.paused = 0.0
 
-    def start(self, item: BatchItem, size: tuple[int, int], sides: list[int]) -> None:
-        self.pixels = [w * h for w, h in (images.fit_size(*size, side) for side in sides)]
-        self.work = sum(self.pixels) * self.iterations
+    def start(self, item: BatchItem, size: tuple[int, int]) -> None:
+        self.work = sum(scale_work(self.settings, size))  # the engine's own estimate of the run
         self.total += self.work - item.work  # the real size replaces the estimate from the header
         self.current = item.index
         self.started = time.perf_counter()
@@ -156,10 +154,7 @@ class _Clock:
 
     def step(self, progress: Progress) -> tuple[float, float | None, float, float | None]:
         """(item fraction, item ETA, run fraction, run ETA)."""
-        scale = min(progress.scale, len(self.pixels) - 1)
-        in_scale = progress.iteration - scale * self.iterations
-        item_done = sum(self.pixels[:scale]) * self.iterations + max(0, in_scale) * self.pixels[scale]
-        item_done = min(item_done, self.work)
+        item_done = min(progress.fraction, 1.0) * self.work
         work_done = self.done + item_done
         seconds = self.seconds + self._active()
         item_eta = timing.eta(seconds, work_done, self.work - item_done)
@@ -191,7 +186,7 @@ class _Runner:
         self.pause = pause
         self.stylizer = stylizer
         self.pending = plan.pending
-        self.clock = _Clock(self.pending, self.settings.iterations)
+        self.clock = _Clock(self.pending, self.settings)
         self.started = time.perf_counter()
 
     def run(self) -> BatchSummary:
@@ -225,7 +220,7 @@ class _Runner:
         except ImageError as exc:
             self.clock.drop(item)
             return self._fail(item, exc)
-        self.clock.start(item, content.image.size, self.settings.scale_sizes())
+        self.clock.start(item, content.image.size)
         try:
             outcome = job.run(
                 content, on_step=lambda step: self._step(item, position, step), should_stop=self.should_stop,
