@@ -221,6 +221,24 @@ def test_batch_goes_past_bad_files_then_resumes(mixed_folder, tmp_path, settings
     assert ("good1.jpg", "running") not in again and ("good2.png", "running") not in again
 
 
+def test_batch_progress_counts_the_engine_work_when_scales_differ_in_iterations(tmp_path, settings):
+    """Coarse scales running more iterations (iteration_growth): the batch's fractions come from
+    the engine's own estimate (transfer.scale_work), so they still rise steadily to 1."""
+    folder = tmp_path / "in"
+    picture(folder / "a.png", (48, 40))
+    picture(folder / "b.png", (40, 48), colour=(10, 120, 200))
+    steps = []
+    grown = settings.replace(size=40, start_size=20, iterations=2, iteration_growth=2.0)
+    summary = run_batch([folder], grown, options(tmp_path / "out"), on_progress=steps.append)
+    assert summary.done == 2
+    fractions = [s.fraction for s in steps]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    for image in (1, 2):
+        items = [s.item_fraction for s in steps if s.index == image]
+        assert items == sorted(items) and items[-1] == pytest.approx(1.0)
+        assert items[-2] < 0.999  # the bar is not full before the last iteration of the last scale
+
+
 def test_changed_settings_or_missing_output_redo_items(tmp_path, settings):
     folder = tmp_path / "in"
     picture(folder / "a.png")
