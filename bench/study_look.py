@@ -33,22 +33,30 @@ def falling(ratio: float, total: float = 5.0) -> dict:
     return {name: total * w / sum(raw) for name, w in zip(LAYERS, raw)}
 
 
-# name -> (settings changes, patch); each variant changes one thing from "base" unless named so
+# name -> changes to the settings. "default" is whatever the engine's defaults are now; the rest
+# are named as measured on 2026-11-26 (README/closing note), when "gatys2015" was the default
+# (equal layer weights, style weight 10) and "fall4_sw20" became it.
+EQUAL = {n: 1.0 for n in LAYERS}
+GATYS2015 = {"style_layers": EQUAL, "style_weight": 10.0}
 VARIANTS = {
-    "base": {},
-    "fall4": {"style_layers": falling(4)},
-    "fall2": {"style_layers": falling(2)},
-    "no_relu5": {"style_layers": {**{n: 1.0 for n in LAYERS}, "relu5_1": 0.0}},
-    "sw2": {"style_weight": 2.0},
-    "gatys_norm": {"_gatys_norm": True},
-    "fixed_style": {"_fixed_style": True},
-    "fall4_fixed": {"style_layers": falling(4), "_fixed_style": True},
-    "fall2_sw5": {"style_layers": falling(2), "style_weight": 5.0},
+    "default": {},
+    "gatys2015": GATYS2015,
+    "fall4": {"style_layers": falling(4), "style_weight": 10.0},
+    "fall2": {"style_layers": falling(2), "style_weight": 10.0},
+    "no_relu5": {**GATYS2015, "style_layers": {**EQUAL, "relu5_1": 0.0}},
+    "sw2": {**GATYS2015, "style_weight": 2.0},
+    "gatys_norm": {**GATYS2015, "_gatys_norm": True},
+    "fixed_style": {**GATYS2015, "_fixed_style": True},
+    "fall4_fixed": {"style_layers": falling(4), "style_weight": 10.0, "_fixed_style": True},
     "fall4_sw20": {"style_layers": falling(4), "style_weight": 20.0},
     "fall4_sw30": {"style_layers": falling(4), "style_weight": 30.0},
-    "sw0.5": {"style_weight": 0.5},
-    "single_scale": {"start_size": 512, "iterations": 400},
+    "fall3_sw20": {"style_layers": falling(3), "style_weight": 20.0, "plateau": 0.0005},
+    "sw0.5": {**GATYS2015, "style_weight": 0.5},
+    "single_scale": {**GATYS2015, "start_size": 512, "iterations": 400, "iteration_growth": 1.0},
 }
+# Every variant but "default" runs the schedule of those measurements (200 iterations at each of
+# 256, 362, 512 px), so that only the look differs.
+OLD_SCHEDULE = {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0}
 
 
 def patch_engine(fixed_style: bool) -> None:
@@ -79,10 +87,10 @@ def gatys_layer_weights(painting, size: int, device: str) -> dict:
 PROBE_PAIRS = (("tubingen.jpg", "picasso_selfport1907.jpg"), ("hoovertowernight.jpg", "seated-nude.jpg"))
 
 
-def work_items(variants, probe_variants=()):
-    """Every pair for ``variants``, then two portrait pairs for each of ``probe_variants``."""
+def work_items(variants, probe_variants=(), probe_pairs=PROBE_PAIRS):
+    """Every pair for ``variants``, then the probe pairs (two portraits) for ``probe_variants``."""
     full = [(v, c, s) for v in variants for c in CONTENTS for s in STYLES]
-    return full + [(v, c, s) for v in probe_variants for c, s in PROBE_PAIRS]
+    return full + [(v, c, s) for v in probe_variants for c, s in probe_pairs]
 
 
 def run_shard(args) -> None:
@@ -97,7 +105,9 @@ def run_shard(args) -> None:
     out = Path(args.out)
     (out / "img").mkdir(parents=True, exist_ok=True)
     index, count = map(int, args.shard.split("/"))
-    items = work_items(list(filter(None, args.variants.split(","))), list(filter(None, args.probe_variants.split(","))))[index::count]
+    pairs = [tuple(pair.split(":")) for pair in args.probe_pairs.split(",")] if args.probe_pairs else PROBE_PAIRS
+    items = work_items(list(filter(None, args.variants.split(","))),
+                       list(filter(None, args.probe_variants.split(","))), pairs)[index::count]
     judge = Judge(args.device)
     deadline = time.time() + args.budget
     log = open(out / f"runs_{index}.jsonl", "a")
@@ -113,11 +123,14 @@ def run_shard(args) -> None:
         painting = Image.open(images_dir / style_name).convert("RGB")
         if gatys:
             changes["style_layers"] = gatys_layer_weights(painting, args.size, args.device)
-        settings = TransferSettings(size=args.size, device=args.device, preview_interval_ms=10**9).replace(**changes)
+        settings = TransferSettings(size=args.size, device=args.device, preview_interval_ms=10**9)
+        if variant != "default":
+            settings = settings.replace(**OLD_SCHEDULE)
+        settings = settings.replace(**changes)
         if args.iterations:
             settings = settings.replace(iterations=args.iterations)
-        if "start_size" not in changes:
-            settings = settings.replace(start_size=args.start_size)
+        if args.start_size and "start_size" not in changes:
+            settings = settings.replace(start_size=min(args.start_size, settings.start_size))
         started = time.perf_counter()
         result = transfer.run(settings, content=photo, styles=[painting])
         if args.device.startswith("cuda"):
@@ -168,8 +181,9 @@ def main() -> None:
     parser.add_argument("--shard", default="0/1")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--probe-variants", default="", help="variants run on two portrait pairs only")
+    parser.add_argument("--probe-pairs", default="", help="CONTENT:STYLE,... instead of the two portraits")
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--start-size", type=int, default=256)
+    parser.add_argument("--start-size", type=int, default=0, help="override (quick checks)")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--budget", type=float, default=10**9, help="seconds before a shard stops taking work")
     parser.add_argument("--iterations", type=int, default=0, help="override (quick checks)")

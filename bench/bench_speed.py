@@ -1,0 +1,206 @@
+"""Time to a finished picture: the old default schedule against the new one, at the same look.
+
+For each content x style pair (../shared/images) at 512 px, each schedule runs in its own process
+(its peak memory is its own) and reports wall time, peak RSS and the full Gatys objective of the
+final image, evaluated after the run in float32 with fixed settings (bench/quality.py), so both
+schedules are judged alike. Writes a side-by-side sheet (whole images and 100 % crops).
+
+    .venv/bin/python bench/bench_speed.py [--pairs 3] [--size 512] [--schedules old,new] [--out DIR]
+    .venv/bin/python bench/bench_speed.py --curve   # objective against seconds for a few schedules
+
+IMPASTO_CPU_BF16=0 measures the fp32 path on a CPU that has bf16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+SHARED = ROOT.parent / "shared" / "images"
+PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("tubingen.jpg", "picasso_selfport1907.jpg"),
+         ("hoovertowernight.jpg", "the_scream.jpg"), ("hoovertowernight.jpg", "shipwreck.jpg"))
+
+# Schedules, each a change to the default settings (the look fields are never touched). "old" is
+# Impasto 0.1's: 200 iterations at each of 256, 362 and 512 px, clamped after every step.
+SCHEDULES = {
+    "old": {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0, "_box": "clamp"},
+    "new": {},
+    # candidates measured at 256 px while choosing the new default (old256: the old schedule's shape)
+    "old256": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0, "_box": "clamp"},
+    "K": {"start_size": 64, "iterations": 25, "iteration_growth": 1.75, "plateau": 0.0},
+    "N": {"start_size": 64, "iterations": 40, "iteration_growth": 1.5, "plateau": 0.0},
+    "Np": {"start_size": 64, "iterations": 40, "iteration_growth": 1.5, "plateau": 0.001},
+    "old256p1": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.001, "_box": "clamp"},
+    "old256p05": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0005, "_box": "clamp"},
+    "old256p3": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.003, "_box": "clamp"},
+}
+
+
+def schedule_settings(name: str, size: int):
+    from engine.settings import TransferSettings
+
+    spec = dict(SCHEDULES[name]) if name in SCHEDULES else json.loads(name)
+    box = spec.pop("_box", None)
+    history = spec.pop("_history", None)
+    return TransferSettings(size=size, preview_interval_ms=10**9).replace(**spec), box, history
+
+
+def peak_rss_mib() -> float:
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def child(args) -> None:
+    """One run in this process: prints a JSON line with time, memory, objective (and a curve)."""
+    from PIL import Image
+
+    from engine import transfer
+    from quality import objective
+
+    settings, box, history = schedule_settings(args.schedule, args.size)
+    if box is not None:
+        transfer.LBFGS_BOX = box
+    if history is not None:
+        transfer.LBFGS_HISTORY = history
+    photo = Image.open(SHARED / args.content).convert("RGB")
+    painting = Image.open(SHARED / args.style).convert("RGB")
+    judge_settings = schedule_settings("new", args.size)[0]
+    curve, judging = [], [0.0]
+
+    def on_step(progress):
+        # the objective of the picture so far, every --curve-every iterations of the last scale;
+        # the time spent judging is taken off the clock
+        last = progress.scale == progress.scales - 1
+        if args.curve_every and last and progress.phase == "optimising" and progress.preview is not None:
+            seconds = progress.elapsed - judging[0]
+            started = time.perf_counter()
+            value = objective(progress.preview, photo, [painting], judge_settings)["objective"]
+            judging[0] += time.perf_counter() - started
+            curve.append((round(seconds, 2), progress.iteration, value))
+
+    if args.curve_every:
+        settings = settings.replace(preview_interval_ms=0)
+    started = time.perf_counter()
+    result = transfer.run(settings, on_step=on_step if args.curve_every else None, content=photo, styles=[painting])
+    seconds = time.perf_counter() - started - judging[0]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"{Path(args.content).stem}__{Path(args.style).stem}__{args.label}"
+    result.image.save(out / f"{tag}.png")
+    figures = objective(result.image, photo, [painting], judge_settings)
+    print(json.dumps({"seconds": seconds, "iterations": result.iterations, "peak_mib": peak_rss_mib(),
+                      "size": list(result.image.size), "image": str(out / f"{tag}.png"), **figures,
+                      "curve": curve}))
+
+
+def spawn(args, content: str, style: str, schedule: str, label: str, curve_every: int = 0) -> dict:
+    command = [sys.executable, __file__, "--child", "--content", content, "--style", style, "--schedule", schedule,
+               "--label", label, "--size", str(args.size), "--out", args.out, "--curve-every", str(curve_every)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{label} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def crop_sheet(rows: list[tuple[str, list[tuple[str, str]]]], path: Path) -> None:
+    """One row per pair: each schedule's whole image, then a 100 % crop of its centre."""
+    from PIL import Image, ImageDraw
+
+    crop, label_h = 256, 16
+    tiles = []
+    for pair, runs in rows:
+        row = []
+        for label, image_path in runs:
+            image = Image.open(image_path).convert("RGB")
+            whole = image.copy()
+            whole.thumbnail((crop * 4 // 3, crop))
+            cx, cy = image.width // 2, image.height // 3
+            centre = image.crop((cx - crop // 2, cy - crop // 2, cx + crop // 2, cy + crop // 2))
+            row += [(f"{pair} {label}", whole), (f"{label} 100%", centre)]
+        tiles.append(row)
+    width = max(sum(t.width + 8 for _, t in row) for row in tiles)
+    sheet = Image.new("RGB", (width, len(tiles) * (crop + label_h + 8)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, row in enumerate(tiles):
+        x, y = 0, r * (crop + label_h + 8)
+        for label, tile in row:
+            draw.text((x + 2, y + 2), label, fill="black")
+            sheet.paste(tile, (x, y + label_h))
+            x += tile.width + 8
+    sheet.save(path)
+
+
+def machine_line() -> str:
+    import torch
+
+    from engine import devices
+
+    dtype = devices.autocast_dtype(torch.device("cpu"))
+    return (f"{platform.machine()} {devices.cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+            f"CPU path {'bf16' if dtype else 'fp32'} (IMPASTO_CPU_BF16={os.environ.get('IMPASTO_CPU_BF16', 'unset')})")
+
+
+def compare(args) -> None:
+    print(machine_line())
+    print(f"{'pair':>36} {'schedule':>8} {'seconds':>8} {'iters':>6} {'peak MiB':>9} {'objective':>10} {'vs old':>7}")
+    rows = []
+    for content, style in PAIRS[: args.pairs]:
+        pair = f"{Path(content).stem} x {Path(style).stem}"
+        results = {}
+        for schedule in args.schedules.split(","):
+            results[schedule] = spawn(args, content, style, schedule, schedule)
+            row = results[schedule]
+            base = results.get("old") or results.get("old256")
+            ratio = row["objective"] / base["objective"] if base else float("nan")
+            print(f"{pair:>36} {schedule:>8} {row['seconds']:>8.1f} {row['iterations']:>6} {row['peak_mib']:>9.0f} "
+                  f"{row['objective']:>10.4f} {ratio:>7.3f}", flush=True)
+        if "old" in results and "new" in results:
+            print(f"{pair:>36} speed-up {results['old']['seconds'] / results['new']['seconds']:.2f}x", flush=True)
+        rows.append((pair, [(name, r["image"]) for name, r in results.items()]))
+    crop_sheet(rows, Path(args.out) / "speed_sheet.png")
+    print(f"sheet: {Path(args.out) / 'speed_sheet.png'}")
+
+
+def curves(args) -> None:
+    print(machine_line())
+    content, style = PAIRS[0]
+    for schedule in args.schedules.split(","):
+        row = spawn(args, content, style, schedule, f"curve-{abs(hash(schedule)) % 10**6}", curve_every=args.curve_every)
+        points = " ".join(f"{t:.0f}s:{v:.4f}" for t, _, v in row["curve"])
+        print(f"{schedule}: total {row['seconds']:.0f} s, objective {row['objective']:.4f}; last scale: {points}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--schedules", default="old,new", help="names or JSON objects of setting changes")
+    parser.add_argument("--out", default=os.environ.get("BENCH_OUT", "/tmp/impasto-bench"))
+    parser.add_argument("--curve", action="store_true")
+    parser.add_argument("--curve-every", type=int, default=10)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--content", help=argparse.SUPPRESS)
+    parser.add_argument("--style", help=argparse.SUPPRESS)
+    parser.add_argument("--schedule", help=argparse.SUPPRESS)
+    parser.add_argument("--label", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+    elif args.curve:
+        curves(args)
+    else:
+        compare(args)
+
+
+if __name__ == "__main__":
+    main()
