@@ -26,12 +26,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--visible", action="store_true", help="use the real display (DISPLAY)")
+    parser.add_argument("--trace", action="store_true", help="list the run's reports and the stalls in time")
     args = parser.parse_args()
     if not args.visible:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ.setdefault("IMPASTO_CONFIG_DIR", "/tmp/impasto-bench-config")
 
-    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from engine.settings import TransferSettings
@@ -58,15 +59,21 @@ def main() -> None:
     clock, lateness, expected = QElapsedTimer(), [], [0.0]
     interval_ms = 5
 
+    events = []  # (ms, what) of the run's reports, to place the stalls
+
     def tick() -> None:
         now = clock.elapsed()
         lateness.append(max(0.0, now - expected[0]))
+        if lateness[-1] > 50:
+            events.append((now, f"STALL {lateness[-1]:.0f} ms"))
         expected[0] = now + interval_ms
 
-    probe = QTimer(interval=interval_ms, timerType=QTimer.PreciseTimer)
+    probe = QTimer(interval=interval_ms, timerType=Qt.PreciseTimer)
     probe.timeout.connect(tick)
     done = []
     window.run_finished.connect(lambda *_: done.append(True))
+    window.host.progress.connect(lambda p: events.append((clock.elapsed(), f"{p.phase} {p.scale}/{p.iteration}")))
+    window.host.preview.connect(lambda *_: events.append((clock.elapsed(), "preview")))
     clock.start()
     expected[0] = interval_ms
     started = time.perf_counter()
@@ -83,6 +90,9 @@ def main() -> None:
     print(f"run of {seconds:.1f} s at {args.size} px ({args.iterations} iterations at full size), "
           f"{len(stalls)} probes: longest GUI stall {stalls[-1] if stalls else 0:.0f} ms, "
           f"p99 {p99:.0f} ms, {over} over 50 ms")
+    if args.trace:
+        for ms, what in events:
+            print(f"{ms:8.0f} {what}")
     window.close()
 
 
