@@ -211,7 +211,8 @@ def _cache_key(source_key, what, layers, request: ExploreRequest) -> tuple:
 
 # --- reconstructions ----------------------------------------------------------------------
 def reconstruction_settings(base: TransferSettings, what: str, layers, size: int, iterations: int) -> TransferSettings:
-    """Settings for one tile: one scale, noise start, no smoothing, only the chosen layers.
+    """Settings for one tile: one scale, noise start, no smoothing, only the chosen layers, and
+    every iteration run (no plateau), so that tiles compare and the progress counts them.
 
     float32 always: with bf16 the engine's L-BFGS (no line search) was seen to diverge once the
     relative loss gets tiny, which these single-objective runs reach; at explorer sizes fp32 is
@@ -220,7 +221,7 @@ def reconstruction_settings(base: TransferSettings, what: str, layers, size: int
     weights = {name: 1.0 for name in layers}
     return base.replace(
         content="", styles=[], style_blend=[], init="noise", init_image="", size=size, start_size=size,
-        iterations=iterations, tv_weight=0.0, optimizer="lbfgs", preserve_colors="none", style_scale=1.0,
+        iterations=iterations, iteration_growth=1.0, plateau=0.0, tv_weight=0.0, optimizer="lbfgs", preserve_colors="none", style_scale=1.0,
         precision="fp32", content_weight=1.0, style_weight=1.0,
         content_layers=weights if what == "content" else {},
         style_layers=weights if what == "style" else {},

@@ -87,6 +87,7 @@ def test_reconstruction_settings_use_only_the_chosen_layers():
     content = explore.reconstruction_settings(CPU, "content", ("conv4_1",), 64, 10)
     assert content.active_content_layers() == {"conv4_1": 1.0} and not content.active_style_layers()
     assert (content.init, content.tv_weight, content.scale_sizes(), content.styles) == ("noise", 0.0, [64], [])
+    assert content.plateau == 0.0 and content.total_iterations() == 10  # every iteration of every tile runs
     content.validate(need_images=False)
     style = explore.reconstruction_settings(CPU, "style", ("conv1_1", "conv2_1"), 64, 10)
     assert not style.active_content_layers() and set(style.active_style_layers()) == {"conv1_1", "conv2_1"}
