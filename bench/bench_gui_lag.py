@@ -32,7 +32,7 @@ def main() -> None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ.setdefault("IMPASTO_CONFIG_DIR", "/tmp/impasto-bench-config")
 
-    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from engine.settings import TransferSettings
@@ -79,9 +79,10 @@ def main() -> None:
     started = time.perf_counter()
     probe.start()
     window.start()
-    while not done:
-        app.processEvents()
-        time.sleep(0.001)
+    if not done:
+        loop = QEventLoop()
+        window.run_finished.connect(loop.quit)
+        loop.exec()
     probe.stop()
     seconds = time.perf_counter() - started
     stalls = sorted(lateness)
