@@ -65,6 +65,8 @@ def test_builtin_presets_and_user_preset_round_trip():
     surface, world = load_preset("Painted surface"), load_preset("Painting's world")
     assert surface.style_weight < TransferSettings().style_weight
     assert world.style_layers["relu5_1"] > TransferSettings().style_layers["relu5_1"]
+    motifs = load_preset("Large motifs")  # between the default and the 2015 look
+    assert TransferSettings().style_layers["relu4_1"] < motifs.style_layers["relu4_1"] < world.style_layers["relu4_1"]
     fine = load_preset("Fine texture")
     assert "relu5_1" not in fine.style_layers and fine.style_scale < 1
 
