@@ -35,6 +35,7 @@ PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("tubingen.jpg", "picasso_selfpor
 SCHEDULES = {
     "old": {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0, "_box": "clamp"},
     "new": {},
+    "p0002": {"plateau": 0.0002},
     # candidates measured at 256 px while choosing the new default (old256: the old schedule's shape)
     "old256": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0, "_box": "clamp"},
     "K": {"start_size": 64, "iterations": 25, "iteration_growth": 1.75, "plateau": 0.0},
