@@ -31,19 +31,19 @@ PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("tubingen.jpg", "picasso_selfpor
          ("hoovertowernight.jpg", "the_scream.jpg"), ("hoovertowernight.jpg", "shipwreck.jpg"))
 
 # Schedules, each a change to the default settings (the look fields are never touched). "old" is
-# Impasto 0.1's: 200 iterations at each of 256, 362 and 512 px, clamped after every step.
+# Impasto 0.1's: 200 iterations at each of 256, 362 and 512 px.
 SCHEDULES = {
-    "old": {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0, "_box": "clamp"},
+    "old": {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0},
     "new": {},
     "p0002": {"plateau": 0.0002},
     # candidates measured at 256 px while choosing the new default (old256: the old schedule's shape)
-    "old256": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0, "_box": "clamp"},
+    "old256": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0},
     "K": {"start_size": 64, "iterations": 25, "iteration_growth": 1.75, "plateau": 0.0},
     "N": {"start_size": 64, "iterations": 40, "iteration_growth": 1.5, "plateau": 0.0},
     "Np": {"start_size": 64, "iterations": 40, "iteration_growth": 1.5, "plateau": 0.001},
-    "old256p1": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.001, "_box": "clamp"},
-    "old256p05": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0005, "_box": "clamp"},
-    "old256p3": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.003, "_box": "clamp"},
+    "old256p1": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.001},
+    "old256p05": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0005},
+    "old256p3": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.003},
 }
 
 
@@ -51,9 +51,7 @@ def schedule_settings(name: str, size: int):
     from engine.settings import TransferSettings
 
     spec = dict(SCHEDULES[name]) if name in SCHEDULES else json.loads(name)
-    box = spec.pop("_box", None)
-    history = spec.pop("_history", None)
-    return TransferSettings(size=size, preview_interval_ms=10**9).replace(**spec), box, history
+    return TransferSettings(size=size, preview_interval_ms=10**9).replace(**spec)
 
 
 def peak_rss_mib() -> float:
@@ -68,14 +66,10 @@ def child(args) -> None:
     from engine import transfer
     from quality import objective
 
-    settings, box, history = schedule_settings(args.schedule, args.size)
-    if box is not None:
-        transfer.LBFGS_BOX = box
-    if history is not None:
-        transfer.LBFGS_HISTORY = history
+    settings = schedule_settings(args.schedule, args.size)
     photo = Image.open(SHARED / args.content).convert("RGB")
     painting = Image.open(SHARED / args.style).convert("RGB")
-    judge_settings = schedule_settings("new", args.size)[0]
+    judge_settings = schedule_settings("new", args.size)
     curve, judging = [], [0.0]
 
     def on_step(progress):

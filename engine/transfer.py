@@ -25,15 +25,12 @@ from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 
 LBFGS_HISTORY = devices.LBFGS_HISTORY
-# How L-BFGS keeps pixels in 0..1 (see _step). "clamp": clamp after each step (Impasto 0.1).
-# "secant": clamp and tell L-BFGS the step actually taken. "active": that, and pixels that sit on
-# the box with their gradient pushing outwards take no part in the step (a projected L-BFGS in the
-# manner of L-BFGS-B). "free": no box within a scale, clamped between scales and at the end.
-# Measured (256 px, one scale, 100 iterations, bf16; the objective after the final clamp, for
-# tubingen x starry night / x the scream): clamp 0.860 / 0.644, secant 0.793 / 69.9 (diverged),
-# free 0.803 / 1.201, active 0.637 / 0.667. Saturated paintings push many pixels past the box,
-# which breaks "free" and "secant"; "active" holds on both and converges fastest.
-LBFGS_BOX = "clamp"
+# Pixels are clamped to 0..1 after every step. Tried instead and measured (256 px, one scale, 100
+# iterations, bf16, objective after the final clamp, tubingen x starry night / x the scream; the
+# code is in commit 6ae70c0): clamp 0.860 / 0.644; clamp and tell L-BFGS the step actually taken
+# 0.793 / 69.9 (diverged); no box within a scale 0.803 / 1.201; that plus an active set (pixels
+# held at the box left out of the step) 0.637 / 0.667, but 0.741 against clamp's 0.702 over a
+# whole coarse-to-fine run at 256 px. Saturated paintings push many pixels past the box.
 PLATEAU_WINDOW = 10  # iterations over which the plateau test measures the loss's fall
 
 
@@ -139,7 +136,7 @@ class Stylizer:
         wanted = max(16, round(long_side * self.settings.style_scale))
         notes = []
         for index, image in enumerate(self.style_images):
-            native = max(image.size)
+            native = self._style_side(index, long_side)
             if native < wanted:
                 paths = self.settings.styles
                 name = Path(paths[index]).name if index < len(paths) and paths[index] else f"style image {index + 1}"
@@ -264,7 +261,7 @@ class _Run:
         count, history = self.counts[scale], []
         for done in range(1, count + 1):
             if self.should_stop():
-                raise _Stopped(x.detach().clamp(0, 1))
+                raise _Stopped(x.detach())
             new_weights = self.steering.take() if self.steering else None
             steered = self._steered(new_weights) if new_weights is not None else self.steered_settings
             if steered != self.steered_settings:
@@ -282,31 +279,13 @@ class _Run:
             self._report("optimising", scale, w, h, x, last_of_scale=ended)
             if ended:
                 break
-        return x.detach().clamp(0, 1)
+        return x.detach()
 
     def _step(self, x: torch.Tensor, optimizer) -> None:
-        """One optimiser step, projected onto the displayable box 0..1 (LBFGS_BOX says how). L-BFGS
-        remembers the step it intended (direction d times length t) as its next secant pair;
-        where the clamp cut that step short, its curvature history would describe a step that
-        never happened, so the remembered direction is set to the step actually taken."""
-        box = "clamp" if self.settings.optimizer == "adam" else LBFGS_BOX
-        before = x.detach().clone() if box in ("secant", "active") else None
-        def closure() -> torch.Tensor:
-            loss = self._closure(x, optimizer)
-            if box == "active":  # pixels held at the box by their gradient take no part in the step
-                with torch.no_grad():
-                    held = ((x <= 0) & (x.grad > 0)) | ((x >= 1) & (x.grad < 0))
-                    x.grad.masked_fill_(held, 0)
-            return loss
-
-        optimizer.step(closure)
-        if box == "free":
-            return
+        """One optimiser step, projected onto the displayable box 0..1."""
+        optimizer.step(lambda: self._closure(x, optimizer))
         with torch.no_grad():
             x.clamp_(0, 1)
-            state = optimizer.state.get(x) if before is not None else None
-            if state and state.get("d") is not None and state.get("t"):
-                state["d"] = (x - before).flatten().div_(state["t"])
 
     def _plateaued(self, history: list[float]) -> bool:
         """The loss fell less than ``plateau`` (a fraction) per iteration over the last window."""
