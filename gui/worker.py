@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import os
+import sys
 import threading
 import traceback
 from dataclasses import replace
@@ -49,6 +51,22 @@ def pil_to_qimage(image) -> QImage:
     return QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format_RGB888).copy()
 
 
+# How much lower the worker threads run than the GUI thread (a Linux nice value): on a 2-core
+# machine the computation's threads would otherwise take the CPU the event loop needs to repaint
+# (bench/bench_gui_lag.py). When nothing else wants the CPU, a niced thread runs at full speed.
+WORKER_NICENESS = 10
+
+
+def lower_thread_priority() -> None:
+    """Run the calling thread below the GUI thread. On Linux its nice value is raised; the OpenMP
+    threads torch starts from it inherit that. Elsewhere Qt's thread priority does the same."""
+    if sys.platform.startswith("linux"):
+        thread_id = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread_id, max(os.getpriority(os.PRIO_PROCESS, thread_id), WORKER_NICENESS))
+    else:
+        QThread.currentThread().setPriority(QThread.LowPriority)
+
+
 class Task:
     """What a running job sees: report progress, check for Stop, read live steering."""
 
@@ -80,10 +98,14 @@ class Worker(QObject):
     def __init__(self):
         super().__init__()
         self._run.connect(self._execute)  # queued: executes in the worker's thread
+        self._lowered = False
 
     @Slot(int, object)
     def _execute(self, job_id: int, payload) -> None:
         job, task = payload
+        if not self._lowered:  # before the job's first torch call starts its threads from this one
+            lower_thread_priority()
+            self._lowered = True
         try:
             result = job(task)
         except ImpastoError as exc:

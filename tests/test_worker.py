@@ -66,3 +66,32 @@ def test_a_bug_in_a_job_arrives_as_an_internal_error(qtbot, host):
     error = failed.args[0]
     assert isinstance(error, InternalError) and isinstance(error.error, KeyError)
     assert describe(error) == "Internal error: KeyError: 'oops'"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_jobs_and_the_threads_torch_starts_for_them_run_below_the_gui_thread(qtbot, host):
+    import glob
+    import os
+    import threading
+
+    import torch
+
+    from gui.worker import WORKER_NICENESS
+
+    def nice_of(tid) -> int:
+        with open(f"/proc/self/task/{tid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[16])
+
+    def job(task):
+        square = torch.rand(512, 512)
+        square @ square  # starts torch's intra-op threads from this one
+        return threading.get_native_id(), {int(path.split("/")[-2]): nice_of(path.split("/")[-2])
+                                           for path in glob.glob("/proc/self/task/*/stat")}
+
+    with qtbot.waitSignal(host.finished, timeout=30_000) as finished:
+        host.submit(job)
+    worker_tid, nices = finished.args[0]
+    assert nices[worker_tid] >= WORKER_NICENESS
+    assert nice_of(threading.get_native_id()) == os.getpriority(os.PRIO_PROCESS, 0)  # the GUI thread is not lowered
+    if torch.get_num_threads() > 1:
+        assert sum(1 for nice in nices.values() if nice >= WORKER_NICENESS) >= 2  # the job's and an intra-op thread
