@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -42,7 +42,7 @@ def make_image(path: Path, size=(48, 40), seed: int = 0) -> Path:
 
 def drop_on(widget: QWidget, mime: QMimeData) -> bool:
     """Drag ``mime`` onto ``widget`` and drop it there, as a file manager would; True if accepted."""
-    enter = QDragEnterEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     QApplication.sendEvent(widget, enter)
     drop = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     QApplication.sendEvent(widget, drop)
@@ -584,7 +584,7 @@ def test_window_drops_only_count_on_the_stylize_tab(window, pictures):
 
     def entered_on(tab: QWidget) -> bool:
         window.tabs.setCurrentWidget(tab)
-        enter = QDragEnterEvent(QPointF(5, 5), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+        enter = QDragEnterEvent(QPoint(5, 5), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
         enter.setAccepted(False)
         window.dragEnterEvent(enter)
         return enter.isAccepted()
