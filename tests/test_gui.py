@@ -282,7 +282,7 @@ def test_tiny_run_end_to_end_then_save_with_recipe(window, pictures, qtbot, tmp_
         with qtbot.waitSignal(window.saved, timeout=30_000) as saved:
             assert window.save_to(str(tmp_path / name))
         assert saved.args[0] == str(tmp_path / name)
-        assert images.read_recipe(tmp_path / name) == outcome.result.settings.recipe()
+        assert images.read_recipe(tmp_path / name) == outcome.result.recipe()  # settings and run record
         assert images.image_size(tmp_path / name) == (48, 40)
 
 
