@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         for panel in (self.look_panel, self.settings_panel):
             if origin is not panel and fields & panel.FIELDS:
                 panel.load(settings)
+        self.look_panel.show_preset_state(settings)
 
     def _build_run_bar(self) -> QVBoxLayout:
         self.start_button = QToolButton()

@@ -1,10 +1,10 @@
-"""Run settings: output size, iterations, optimiser, start image, seed, colours, smoothness,
-device and the quality used when saving."""
+"""Run settings: output size, iterations, optimiser, start image, seed, colours, device and the
+quality used when saving (smoothness is a look control: gui/layer_table.py)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QSpinBox, QWidget
 
 from engine.devices import available_devices
 from engine.settings import MAX_SIZE, MIN_SIZE, TransferSettings
@@ -47,8 +47,8 @@ class SettingsPanel(QWidget):
     changed = Signal()  # any setting changed: the window's session takes it (apply_to)
 
     # the TransferSettings fields this panel shows
-    FIELDS = frozenset({"size", "start_size", "iterations", "seed", "tv_weight", "optimizer", "init",
-                        "preserve_colors", "device"})
+    FIELDS = frozenset({"size", "start_size", "iterations", "seed", "optimizer", "init", "preserve_colors",
+                        "device"})
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -70,8 +70,6 @@ class SettingsPanel(QWidget):
         self.seed.setSpecialValueText("Random")
         self.seed.setToolTip("Seed for the noise start (Random: a new one each run)")
         self.preserve_colors = _combo(COLOUR_MODES)
-        self.tv_weight = QDoubleSpinBox(decimals=3, minimum=0.0, maximum=1000.0, singleStep=0.1)
-        self.tv_weight.setToolTip("Total-variation weight: higher gives smoother, less noisy results")
         self.device = _combo(device_choices())
         self.device.setToolTip("Where the work runs")
         for combo in (self.optimizer, self.init, self.preserve_colors, self.device):
@@ -89,18 +87,15 @@ class SettingsPanel(QWidget):
         form.addRow("Start from", self.init)
         form.addRow("Seed", self.seed)
         form.addRow("Colours", self.preserve_colors)
-        form.addRow("Smoothness (TV)", self.tv_weight)
         form.addRow("Device", self.device)
         form.addRow("Save quality", self.quality)
         for spin in (self.size_box, self.start_size, self.iterations, self.seed):
             spin.valueChanged.connect(self.changed)
         for combo in (self.optimizer, self.init, self.preserve_colors, self.device):
             combo.currentIndexChanged.connect(self.changed)
-        self.tv_weight.valueChanged.connect(self.changed)
 
     def load(self, settings: TransferSettings) -> None:
-        widgets = (self.size_box, self.start_size, self.iterations, self.seed, self.tv_weight,
-                   self.optimizer, self.init, self.preserve_colors, self.device)
+        widgets = (self.size_box, self.start_size, self.iterations, self.seed, self.optimizer, self.init, self.preserve_colors, self.device)
         for widget in widgets:
             widget.blockSignals(True)
         try:
@@ -108,7 +103,6 @@ class SettingsPanel(QWidget):
             self.start_size.setValue(settings.start_size)
             self.iterations.setValue(settings.iterations)
             self.seed.setValue(RANDOM_SEED if settings.seed is None else settings.seed)
-            self.tv_weight.setValue(settings.tv_weight)
             _select(self.optimizer, settings.optimizer)
             _select(self.init, settings.init, "An image (from a recipe)")
             _select(self.preserve_colors, settings.preserve_colors)
@@ -124,7 +118,6 @@ class SettingsPanel(QWidget):
             start_size=self.start_size.value(),
             iterations=self.iterations.value(),
             seed=None if seed == RANDOM_SEED else seed,
-            tv_weight=self.tv_weight.value(),
             optimizer=self.optimizer.currentData(),
             init=self.init.currentData(),
             preserve_colors=self.preserve_colors.currentData(),

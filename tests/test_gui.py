@@ -178,7 +178,7 @@ def test_dropping_an_impasto_image_offers_to_restore_its_settings(window, pictur
     assert dialogs.questions and "made.png" in dialogs.questions[0]
     assert (settings.style_weight, settings.tv_weight) == (123.0, 2.0)
     assert settings.style_layers == {"relu2_1": 3.0}
-    assert window.settings_panel.tv_weight.value() == 2.0
+    assert window.look_panel.smoothness_label.text() == "2.00"
     dialogs.answer = QMessageBox.No  # declined: the image is used as content instead
     drop_on(window.content_pane.frame, url_mime(made))
     assert window.content_pane.path == str(made)
@@ -205,12 +205,12 @@ def test_table_edits_change_the_settings(window):
 def test_balance_slider_is_a_log_scale_on_style_weight_centred_on_the_default(window):
     panel = window.look_panel
     default = TransferSettings().style_weight
-    assert panel.balance.value() == 0 and panel.ratio_label.text() == "style 100 %"
+    assert panel.balance.value() == 0 and panel.ratio_label.text() == "50 %"  # Style strength
     panel.balance.setValue(50)
     assert window.session.settings().style_weight == pytest.approx(10 * default)
     panel.balance.setValue(-100)
     assert window.session.settings().style_weight == pytest.approx(default / 100)
-    assert panel.ratio_label.text() == "style 1 %"
+    assert panel.ratio_label.text() == "0 %"
     assert slider_for_ratio(ratio_for_slider(37)) == 37
 
 
@@ -229,18 +229,18 @@ def test_presets_builtin_listed_and_user_preset_round_trip(window):
     assert "objects" in tooltip
     panel.model.setData(panel.model.index(RELU_LAYERS.index("relu5_4"), STYLE_COLUMN), 4.0)
     panel.balance.setValue(20)
-    window.settings_panel.tv_weight.setValue(1.25)
+    panel.smoothness.setValue(60)
     saved = window.session.settings()
     panel.save_preset("My look")
     assert panel.presets.currentText() == "My look"
     panel.reset()
-    window.settings_panel.tv_weight.setValue(0.0)
+    panel.smoothness.setValue(0)
     assert window.session.settings().style_layers != saved.style_layers
     panel.apply_preset("My look")
     restored = window.session.settings()
     assert restored.style_layers == saved.style_layers
     assert restored.style_weight == pytest.approx(saved.style_weight)
-    assert window.settings_panel.tv_weight.value() == 1.25
+    assert restored.tv_weight == saved.tv_weight and panel.smoothness.value() == 60
 
 
 def test_settings_panel_fields_feed_the_settings(window):
@@ -339,7 +339,7 @@ def test_live_steering_reaches_the_running_optimisation(window, pictures, qtbot)
     tiny_run(window, pictures, iterations=2000)
     window.start()
     first = wait_optimising(qtbot, window)
-    tv = window.settings_panel.tv_weight.value()
+    tv = window.session.settings().tv_weight
 
     def weighted(progress, style_weight):
         return progress.content_loss + style_weight * progress.style_loss + tv * progress.tv_loss
@@ -367,7 +367,7 @@ def test_preset_applied_mid_run_saves_a_recipe_of_what_ran(window, pictures, qtb
     started = window.session.settings()
     save_user_preset("Mid-run", started.replace(
         style_weight=77.0, size=96, start_size=96, iterations=9, style_scale=0.5, preserve_colors="match"))
-    tv = window.settings_panel.tv_weight.value()
+    tv = window.session.settings().tv_weight
     window.start()
     wait_optimising(qtbot, window)
     steered = []
