@@ -89,3 +89,135 @@ def test_preset_shows_modified_and_reset_leaves_no_hidden_field(window):
     assert set(TransferSettings().look()) == set(LOOK_FIELDS)
     assert panel.stroke_label.text() == "100 %" and panel.presets.currentText() == "Choose…"
     assert window.settings_panel.iterations.value() == TransferSettings().iterations
+
+
+# --- 2. no lost work ------------------------------------------------------------------------
+def tiny_result(window, qtbot, tmp_path, iterations=3, stop_after=None):
+    """A real run on a 32 px picture (the same images as the engine tests)."""
+    from tests.helpers import content_image, style_image
+
+    content_image().save(tmp_path / "c.png")
+    style_image().save(tmp_path / "s.png")
+    window.apply_settings(TransferSettings(size=32, start_size=32, iterations=iterations, plateau=0.0, device="cpu",
+                                           precision="fp32", preview_interval_ms=0), with_images=False)
+    assert window.load_content(str(tmp_path / "c.png")) and window.add_styles([str(tmp_path / "s.png")]) == 1
+    with qtbot.waitSignal(window.run_finished, timeout=120_000) as finished:
+        assert window.start()
+        if stop_after is not None:
+            qtbot.waitUntil(lambda: window.progress_bar.maximum() > 1 and window.progress_bar.value() > 0,
+                            timeout=120_000)
+            window.stop()
+    return finished.args[0]
+
+
+def test_closing_or_starting_over_an_unsaved_result_asks(window, qtbot, tmp_path, dialogs):
+    from PySide6.QtWidgets import QMessageBox
+
+    tiny_result(window, qtbot, tmp_path)
+    window.show()
+    assert window.unsaved
+    dialogs.answer = QMessageBox.Cancel
+    assert not window.close()  # Ctrl+Q is the same close()
+    assert window.isVisible() and window.outcome is not None
+    assert "unsaved result" in dialogs.questions[-1]
+    assert not window.start()  # Start over it: asked, Cancel keeps the result
+    assert len(dialogs.questions) == 2 and window.outcome is not None and not window.busy
+    with qtbot.waitSignal(window.saved, timeout=30_000):
+        window.save_to(str(tmp_path / "kept.png"))
+    assert not window.unsaved
+    assert window.close() and len(dialogs.questions) == 2  # saved: nothing to ask
+
+
+def test_ctrl_return_starts_the_visible_tabs_job(window, qtbot, monkeypatch):
+    from PySide6.QtTest import QTest
+
+    started = []
+    monkeypatch.setattr(window, "start", lambda draft=False: started.append("stylize"))
+    batch, explorer = window.panels
+    monkeypatch.setattr(batch, "start", lambda: started.append("batch"))
+    monkeypatch.setattr(explorer, "run", lambda: started.append("explorer"))
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)  # shortcuts reach the active window only
+    for index, expected in ((1, "batch"), (2, "explorer"), (0, "stylize")):
+        window.tabs.setCurrentIndex(index)
+        QTest.keyClick(window.tabs.currentWidget(), Qt.Key_Return, Qt.ControlModifier)
+        assert started[-1] == expected
+    assert started == ["batch", "explorer", "stylize"]
+
+
+def test_undo_restores_a_weight_and_a_preset(window):
+    panel, session = window.look_panel, window.session
+    row = RELU_LAYERS.index("relu3_1")
+    default = session.settings().style_layers["relu3_1"]
+    assert not window.undo_action.isEnabled()  # the restored settings are where undo stops
+    panel.model.setData(panel.model.index(row, STYLE_COLUMN), 2.0)
+    assert session.settings().style_layers["relu3_1"] == 2.0
+    window.undo_action.trigger()
+    assert session.settings().style_layers["relu3_1"] == default
+    assert panel.model.data(panel.model.index(row, STYLE_COLUMN), Qt.EditRole) == default
+    window.redo_action.trigger()
+    assert session.settings().style_layers["relu3_1"] == 2.0
+    panel.apply_preset("Bold strokes")
+    window.undo_action.trigger()  # one step undoes the whole preset
+    assert session.settings().style_scale == 1.0 and panel.stroke_label.text() == "100 %"
+    assert session.settings().style_layers["relu3_1"] == 2.0
+    assert window.undo_action.toolTip() == "Undo brushwork edit"  # named in the Edit menu
+
+
+def test_recipe_of_a_stopped_run_says_so(window, qtbot, tmp_path):
+    from engine import images
+    from engine.settings import RUN_KEY
+
+    outcome = tiny_result(window, qtbot, tmp_path, iterations=2000, stop_after=1)
+    assert outcome.result.stopped
+    with qtbot.waitSignal(window.saved, timeout=30_000):
+        window.save_to(str(tmp_path / "stopped.png"))
+    recipe = images.read_recipe(tmp_path / "stopped.png")
+    assert recipe[RUN_KEY]["stopped"] is True and recipe["iterations"] == 2000
+    assert recipe[RUN_KEY]["iterations"] == outcome.result.iterations < 2000
+    assert window.restore_recipe(recipe, "stopped.png")
+    message = window.statusBar().currentMessage()
+    assert f"stopped after {outcome.result.iterations} of 2000 iterations" in message
+
+
+# --- 3. cost up front -----------------------------------------------------------------------
+def test_estimate_names_the_device_and_follows_size_iterations_and_measured_speed(window, qtbot, tmp_path,
+                                                                                  monkeypatch):
+    from engine.devices import available_devices
+    from gui import estimate
+
+    cpu = next(d for d in available_devices() if d.id == "cpu")
+    window.settings_panel.device.setCurrentIndex(window.settings_panel.device.findData("cpu"))
+    text = window.estimate_label.text()
+    assert text.startswith("≈ ") and "draft ≈" in text and cpu.name in text
+    assert "first guess" in window.estimate_label.toolTip()
+    seconds = window.estimator.seconds(window.session.settings(), estimate.resolve("cpu"))
+    window.settings_panel.size_box.setValue(2 * window.session.settings().size)
+    bigger = window.estimator.seconds(window.session.settings(), estimate.resolve("cpu"))
+    assert bigger > 3 * seconds  # four times the pixels at the largest scales
+    window.settings_panel.iterations.setValue(window.session.settings().iterations // 2)
+    assert window.estimator.seconds(window.session.settings(), estimate.resolve("cpu")) < bigger
+    assert estimate.resolve("auto").name in [d.name for d in available_devices()]  # "Automatic", named
+
+    monkeypatch.setattr(estimate, "MIN_SECONDS", 0.0)  # learn from a tiny run
+    outcome = tiny_result(window, qtbot, tmp_path)
+    measured = window.estimator.speeds.measured("cpu")
+    work = estimate.megapixel_iterations(outcome.result.settings, (32, 32))
+    assert measured == pytest.approx(outcome.result.seconds / work, rel=0.3)
+    assert "measured on this machine" in window.estimate_label.toolTip()
+
+
+def test_draft_runs_small_and_fast_with_the_same_look(window, qtbot, tmp_path, monkeypatch):
+    from gui import estimate
+
+    monkeypatch.setattr(estimate, "DRAFT_SIZE", 24)
+    monkeypatch.setattr(estimate, "DRAFT_ITERATIONS", 2)
+    tiny_result(window, qtbot, tmp_path, iterations=3)  # loads the images; a final run at 32 px
+    window.look_panel.stroke_size.setValue(-50)
+    with qtbot.waitSignal(window.run_finished, timeout=120_000) as finished:
+        assert window.start(draft=True)
+    ran = finished.args[0].result
+    assert max(ran.image.size) == 24 and ran.iterations <= 2 * len(ran.settings.scale_sizes())
+    assert ran.settings.style_scale == 0.5 and window.session.settings().size == 32  # the look kept, size not
