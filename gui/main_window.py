@@ -78,7 +78,8 @@ class MainWindow(QMainWindow):
         self._save_path: str | None = None
         self.session = Session(parent=self)
         self.look_history = LookHistory(self.session, self)  # undo/redo of look edits
-        self.unsaved = False  # a finished or stopped result that no Save has written yet
+        self.unsaved = False  # a finished or stopped result (not a draft) that no Save has written yet
+        self._drafting = False  # the run in progress is a Draft
         self.estimator = Estimator(Speeds(self.state.store))  # the time beside Start
         self._done_fraction = 0.0  # of the running job's work, from its last progress report
         self.shutdown_clean: bool | None = None
@@ -188,6 +189,11 @@ class MainWindow(QMainWindow):
         self.progress_bar.setTextVisible(True)
         self.loss_label = QLabel(" ")
         self.loss_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.loss_label.setToolTip(
+            "How far the picture still is from the photo's arrangement (content), the painting's manner "
+            "(style) and smoothness (TV): lower is closer. It falls fast at first, then levels off; a scale "
+            "whose picture stops changing ends early."
+        )
         self.estimate_label = QLabel(" ")
         row = QHBoxLayout()
         row.addWidget(self.draft_button)
@@ -520,6 +526,7 @@ class MainWindow(QMainWindow):
         self.state.save_settings(settings)
         if draft:
             settings = draft_settings(settings)
+        self._drafting = draft
         self._done_fraction = 0.0
         self.outcome = None
         self.unsaved = False
@@ -581,12 +588,14 @@ class MainWindow(QMainWindow):
     def _on_partial(self, payload) -> None:
         if isinstance(payload, ContentFrame):
             self.preview.show_content(payload.image)
-            self.show_status("Optimising… edits to the layer table, balance and smoothness steer the running job", 0)
+            self.show_status(
+                "Optimising… look edits (strength, brushwork, smoothness, layers, blends) steer the running job", 0
+            )
 
     def _on_finished(self, outcome) -> None:
         if isinstance(outcome, RunOutcome):
             self.outcome = outcome
-            self.unsaved = True
+            self.unsaved = not self._drafting  # a draft is a look to judge: replacing it asks nothing
         self._set_running(False)
         if not isinstance(outcome, RunOutcome):
             return
@@ -696,7 +705,7 @@ class MainWindow(QMainWindow):
             return
         path = str(saved.path)
         self._save_path = path
-        self.unsaved = self.outcome is None or self.outcome.job.saved != saved.path
+        self.unsaved = self.unsaved and (self.outcome is None or self.outcome.job.saved != saved.path)
         self.state.set_last_folder("save", path)
         self.state.set_save_suffix(".jpg" if saved.path.suffix.lower() == ".jpeg" else
                                    ".tif" if saved.path.suffix.lower() == ".tiff" else saved.path.suffix.lower())

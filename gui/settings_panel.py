@@ -64,12 +64,21 @@ class SettingsPanel(QWidget):
             "with an iteration growth above 1). A scale whose picture has stopped changing ends early."
         )
         self.optimizer = _combo(OPTIMISERS)
+        self.optimizer.setToolTip(
+            "How the picture is improved each step: L-BFGS reaches the best result in fewest steps; Adam "
+            "moves more steadily and needs less memory for very large pictures"
+        )
         self.init = _combo(INITS)
         self.init.setToolTip("What the optimisation starts from")
         self.seed = QSpinBox(minimum=RANDOM_SEED, maximum=2**31 - 1)
         self.seed.setSpecialValueText("Random")
         self.seed.setToolTip("Seed for the noise start (Random: a new one each run)")
         self.preserve_colors = _combo(COLOUR_MODES)
+        self.preserve_colors.setToolTip(
+            "Style colours: the painting's palette. Keep content colours: the photo's own colours under the "
+            "painting's strokes (luminance only: strokes painted in light and dark only; match colours: the "
+            "painting's colours shifted to the photo's first)"
+        )
         self.device = _combo(device_choices())
         self.device.setToolTip("Where the work runs")
         for combo in (self.optimizer, self.init, self.preserve_colors, self.device):

@@ -209,7 +209,7 @@ def test_estimate_names_the_device_and_follows_size_iterations_and_measured_spee
     assert "measured on this machine" in window.estimate_label.toolTip()
 
 
-def test_draft_runs_small_and_fast_with_the_same_look(window, qtbot, tmp_path, monkeypatch):
+def test_draft_runs_small_and_fast_with_the_same_look(window, qtbot, tmp_path, monkeypatch, dialogs):
     from gui import estimate
 
     monkeypatch.setattr(estimate, "DRAFT_SIZE", 24)
@@ -221,3 +221,8 @@ def test_draft_runs_small_and_fast_with_the_same_look(window, qtbot, tmp_path, m
     ran = finished.args[0].result
     assert max(ran.image.size) == 24 and ran.iterations <= 2 * len(ran.settings.scale_sizes())
     assert ran.settings.style_scale == 0.5 and window.session.settings().size == 32  # the look kept, size not
+    assert len(dialogs.questions) == 1  # the final run's unsaved result: asked before replacing it
+    assert not window.unsaved  # a draft's result is a look to judge...
+    with qtbot.waitSignal(window.run_finished, timeout=120_000):
+        assert window.start(draft=True)
+    assert len(dialogs.questions) == 1  # ...so replacing it asks nothing
