@@ -496,7 +496,7 @@ class MainWindow(QMainWindow):
         elif self.unsaved:
             lost.append("the unsaved result")
         if action == "quit":
-            lost += [f"the running {title} job" for title, panel in self._tab_panels() if panel.busy]
+            lost += [f"the running {title} job" for title, panel in self._tab_panels() if getattr(panel, "busy", False)]
         if not lost:
             return True
         answer = QMessageBox.question(
@@ -653,7 +653,7 @@ class MainWindow(QMainWindow):
     def _update_run_actions(self) -> None:
         """Start and Stop enabled as the visible tab allows (the panels refuse while busy)."""
         on_stylize = self.tabs.currentWidget() is self.stylize_tab
-        running = self.host.busy if on_stylize else self.tabs.currentWidget().busy
+        running = self.host.busy if on_stylize else getattr(self.tabs.currentWidget(), "busy", False)
         self.start_action.setEnabled(not running)
         self.draft_action.setEnabled(on_stylize and not self.host.busy)
         self.stop_action.setEnabled(running or not on_stylize)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QSpinBox, QWidget
 
-from engine.devices import available_devices
+from engine.devices import available_devices, resolve_device
 from engine.settings import MAX_SIZE, MIN_SIZE, TransferSettings
 
 OPTIMISERS = (("L-BFGS (best quality)", "lbfgs"), ("Adam (steady, low memory)", "adam"))
@@ -20,8 +20,12 @@ RANDOM_SEED = -1
 
 
 def device_choices() -> list[tuple[str, str]]:
-    """("Automatic", "auto") then every real device by name: each CUDA GPU, Apple MPS, the CPU."""
-    return [("Automatic", "auto")] + [(f"{d.name} ({d.id})", d.id) for d in available_devices()]
+    """("Automatic: <the device it picks>", "auto") then every real device by name: each CUDA GPU,
+    Apple MPS, the CPU."""
+    found = available_devices()
+    picked = str(resolve_device("auto"))
+    auto = next((d.name for d in found if d.id == picked or d.id == f"{picked}:0"), picked)
+    return [(f"Automatic: {auto}", "auto")] + [(f"{d.name} ({d.id})", d.id) for d in found]
 
 
 def _combo(items) -> QComboBox:

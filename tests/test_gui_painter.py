@@ -199,7 +199,9 @@ def test_estimate_names_the_device_and_follows_size_iterations_and_measured_spee
     assert bigger > 3 * seconds  # four times the pixels at the largest scales
     window.settings_panel.iterations.setValue(window.session.settings().iterations // 2)
     assert window.estimator.seconds(window.session.settings(), estimate.resolve("cpu")) < bigger
-    assert estimate.resolve("auto").name in [d.name for d in available_devices()]  # "Automatic", named
+    picked = estimate.resolve("auto").name  # what "Automatic" picks, named in the device list too
+    assert picked in [d.name for d in available_devices()]
+    assert window.settings_panel.device.itemText(0) == f"Automatic: {picked}"
 
     monkeypatch.setattr(estimate, "MIN_SECONDS", 0.0)  # learn from a tiny run
     outcome = tiny_result(window, qtbot, tmp_path)
