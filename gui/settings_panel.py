@@ -4,7 +4,7 @@ quality used when saving (smoothness is a look control: gui/layer_table.py)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget
 
 from engine.devices import available_devices, resolve_device
 from engine.settings import MAX_SIZE, MIN_SIZE, TransferSettings
@@ -16,7 +16,6 @@ COLOUR_MODES = (
     ("Keep content colours (luminance only)", "luminance"),
     ("Keep content colours (match colours)", "match"),
 )
-RANDOM_SEED = -1
 
 
 def device_choices() -> list[tuple[str, str]]:
@@ -74,9 +73,14 @@ class SettingsPanel(QWidget):
         )
         self.init = _combo(INITS)
         self.init.setToolTip("What the optimisation starts from")
-        self.seed = QSpinBox(minimum=RANDOM_SEED, maximum=2**31 - 1)
-        self.seed.setSpecialValueText("Random")
-        self.seed.setToolTip("Seed for the noise start (Random: a new one each run)")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.seed.setToolTip("Which random noise a run uses: the same seed and settings give the same picture")
+        self.random_seed = QCheckBox("Random")
+        self.random_seed.setToolTip("A new seed at each Start (the saved recipe records it)")
+        self.random_seed.toggled.connect(lambda random: self.seed.setEnabled(not random))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.random_seed)
         self.preserve_colors = _combo(COLOUR_MODES)
         self.preserve_colors.setToolTip(
             "Style colours: the painting's palette. Keep content colours: the photo's own colours under the "
@@ -98,7 +102,7 @@ class SettingsPanel(QWidget):
         form.addRow("Iterations (full size)", self.iterations)
         form.addRow("Optimiser", self.optimizer)
         form.addRow("Start from", self.init)
-        form.addRow("Seed", self.seed)
+        form.addRow("Seed", seed_row)
         form.addRow("Colours", self.preserve_colors)
         form.addRow("Device", self.device)
         form.addRow("Save quality", self.quality)
@@ -106,16 +110,20 @@ class SettingsPanel(QWidget):
             spin.valueChanged.connect(self.changed)
         for combo in (self.optimizer, self.init, self.preserve_colors, self.device):
             combo.currentIndexChanged.connect(self.changed)
+        self.random_seed.toggled.connect(self.changed)
 
     def load(self, settings: TransferSettings) -> None:
-        widgets = (self.size_box, self.start_size, self.iterations, self.seed, self.optimizer, self.init, self.preserve_colors, self.device)
+        widgets = (self.size_box, self.start_size, self.iterations, self.seed, self.random_seed, self.optimizer,
+                   self.init, self.preserve_colors, self.device)
         for widget in widgets:
             widget.blockSignals(True)
         try:
             self.size_box.setValue(settings.size)
             self.start_size.setValue(settings.start_size)
             self.iterations.setValue(settings.iterations)
-            self.seed.setValue(RANDOM_SEED if settings.seed is None else settings.seed)
+            self.seed.setValue(settings.seed or 0)
+            self.random_seed.setChecked(settings.seed is None)
+            self.seed.setEnabled(settings.seed is not None)
             _select(self.optimizer, settings.optimizer)
             _select(self.init, settings.init, "An image (from a recipe)")
             _select(self.preserve_colors, settings.preserve_colors)
@@ -125,12 +133,11 @@ class SettingsPanel(QWidget):
                 widget.blockSignals(False)
 
     def apply_to(self, settings: TransferSettings) -> TransferSettings:
-        seed = self.seed.value()
         return settings.replace(
             size=self.size_box.value(),
             start_size=self.start_size.value(),
             iterations=self.iterations.value(),
-            seed=None if seed == RANDOM_SEED else seed,
+            seed=None if self.random_seed.isChecked() else self.seed.value(),
             optimizer=self.optimizer.currentData(),
             init=self.init.currentData(),
             preserve_colors=self.preserve_colors.currentData(),

@@ -257,8 +257,9 @@ def test_settings_panel_fields_feed_the_settings(window):
     settings = window.session.settings()
     assert (settings.size, settings.iterations, settings.optimizer, settings.init) == (320, 33, "adam", "noise")
     assert (settings.seed, settings.preserve_colors, settings.device) == (7, "match", "cpu")
-    panel.seed.setValue(panel.seed.minimum())
-    assert window.session.settings().seed is None
+    assert panel.seed.minimum() == 0  # no hidden "Random" one step below 0...
+    panel.random_seed.setChecked(True)  # ...a box that says it
+    assert window.session.settings().seed is None and not panel.seed.isEnabled()
 
 
 # --- running ----------------------------------------------------------------------------
