@@ -126,6 +126,14 @@ class MainWindow(QMainWindow):
         controls_layout = QVBoxLayout(controls)
         controls_layout.addWidget(look_box, 1)
         controls_layout.addWidget(settings_box)
+        controls_layout.addStretch(0)  # the slack while the layer table is folded (Settings stay up)
+
+        def fold(shown: bool) -> None:
+            controls_layout.setStretchFactor(look_box, int(shown))
+            controls_layout.setStretch(controls_layout.count() - 1, int(not shown))
+
+        self.look_panel.advanced_button.toggled.connect(fold)
+        fold(self.look_panel.advanced_button.isChecked())
         scroll = QScrollArea()
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
