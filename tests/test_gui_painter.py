@@ -110,7 +110,7 @@ def tiny_result(window, qtbot, tmp_path, iterations=3, stop_after=None):
     return finished.args[0]
 
 
-def test_closing_or_starting_over_an_unsaved_result_asks(window, qtbot, tmp_path, dialogs):
+def test_closing_or_starting_over_an_unsaved_result_asks(window, qtbot, tmp_path, dialogs, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
     tiny_result(window, qtbot, tmp_path)
@@ -125,7 +125,11 @@ def test_closing_or_starting_over_an_unsaved_result_asks(window, qtbot, tmp_path
     with qtbot.waitSignal(window.saved, timeout=30_000):
         window.save_to(str(tmp_path / "kept.png"))
     assert not window.unsaved
-    assert window.close() and len(dialogs.questions) == 2  # saved: nothing to ask
+    batch = window.panels[0]
+    monkeypatch.setattr(type(batch), "busy", property(lambda panel: True))  # a batch running
+    assert not window.close() and "running batch job" in dialogs.questions[-1]
+    monkeypatch.undo()
+    assert window.close() and len(dialogs.questions) == 3  # saved, nothing running: nothing to ask
 
 
 def test_ctrl_return_starts_the_visible_tabs_job(window, qtbot, monkeypatch):
@@ -145,6 +149,12 @@ def test_ctrl_return_starts_the_visible_tabs_job(window, qtbot, monkeypatch):
         QTest.keyClick(window.tabs.currentWidget(), Qt.Key_Return, Qt.ControlModifier)
         assert started[-1] == expected
     assert started == ["batch", "explorer", "stylize"]
+    stopped = []
+    monkeypatch.setattr(window, "stop", lambda: stopped.append("stylize"))
+    monkeypatch.setattr(batch, "cancel", lambda: stopped.append("batch"))
+    window.tabs.setCurrentIndex(1)
+    QTest.keyClick(window.tabs.currentWidget(), Qt.Key_Escape)
+    assert stopped == ["batch"]  # Esc on Batch cancels the batch, never the Stylize run
 
 
 def test_undo_restores_a_weight_and_a_preset(window):
@@ -164,6 +174,11 @@ def test_undo_restores_a_weight_and_a_preset(window):
     assert session.settings().style_scale == 1.0 and panel.stroke_label.text() == "100 %"
     assert session.settings().style_layers["relu3_1"] == 2.0
     assert window.undo_action.toolTip() == "Undo brushwork edit"  # named in the Edit menu
+    before = session.settings().style_weight
+    for position in (10, 20, 30):  # one drag of the strength slider...
+        panel.balance.setValue(position)
+    window.undo_action.trigger()  # ...is one step
+    assert session.settings().style_weight == before
 
 
 def test_recipe_of_a_stopped_run_says_so(window, qtbot, tmp_path):
@@ -203,6 +218,8 @@ def test_estimate_names_the_device_and_follows_size_iterations_and_measured_spee
     assert picked in [d.name for d in available_devices()]
     assert window.settings_panel.device.itemText(0) == f"Automatic: {picked}"
 
+    window.state.store.setValue("speed/cpu", "garbage")  # a damaged store: back to the first guess
+    assert window.estimator.speeds.rate("cpu") == estimate.FIRST_GUESS["cpu"]
     monkeypatch.setattr(estimate, "MIN_SECONDS", 0.0)  # learn from a tiny run
     outcome = tiny_result(window, qtbot, tmp_path)
     measured = window.estimator.speeds.measured("cpu")
