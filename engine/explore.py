@@ -399,7 +399,8 @@ def features(request: ExploreRequest, on_tile: TileCallback | None = None,
     content = images.resize_long_side(_load(request.content), request.size)
     acts = activations(content, layer, request.base)
     maps = strongest_maps(acts, request.maps)
-    heading = f"The {len(maps)} strongest channels of {layer_name(layer)} over the content image (each scaled to its own peak)"
+    heading = (f"The {len(maps)} strongest channels of {layer_name(layer)} over the content image "
+               "(each scaled to its own peak)")
     tiles = [Tile("original", "Content image", 0, "content", content)]
     for index, fmap in enumerate(maps, 1):
         tiles.append(Tile("feature", heading, index, f"ch {fmap.channel}", colorize(fmap.activation),

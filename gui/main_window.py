@@ -225,11 +225,13 @@ class MainWindow(QMainWindow):
         self.save_as_action = self._action("Save &As…", self.save_as, QKeySequence.SaveAs)
         self.quit_action = self._action("&Quit", self.close, QKeySequence.Quit)
         # Start and Stop act on the visible tab: Ctrl+Return on Batch starts the batch
-        self.start_action = self._action("&Start", self.start_current_tab, "Ctrl+Return")
+        self.start_action = self._action("&Start Final Run", self.start_current_tab, "Ctrl+Return")
+        self.start_action.setIconText("Final")  # the button beside Draft
         self.start_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.start_action.setIcon(icon(QStyle.SP_MediaPlay))
         self.start_action.setToolTip("Start the final run at the output size (Ctrl+Return)")
-        self.draft_action = self._action("&Draft", lambda: self.start(draft=True), "Ctrl+Shift+Return")
+        self.draft_action = self._action("Start &Draft", lambda: self.start(draft=True), "Ctrl+Shift+Return")
+        self.draft_action.setIconText("Draft")
         self.draft_action.setIcon(icon(QStyle.SP_MediaSeekForward))
         self.draft_action.setToolTip("A small, fast run of the same look to judge it (Ctrl+Shift+Return)")
         self.stop_action = self._action("S&top", self.stop_current_tab, "Esc")

@@ -149,6 +149,7 @@ def test_ctrl_return_starts_the_visible_tabs_job(window, qtbot, monkeypatch):
         QTest.keyClick(window.tabs.currentWidget(), Qt.Key_Return, Qt.ControlModifier)
         assert started[-1] == expected
     assert started == ["batch", "explorer", "stylize"]
+    assert (window.draft_button.text(), window.start_button.text()) == ("Draft", "Final")
     stopped = []
     monkeypatch.setattr(window, "stop", lambda: stopped.append("stylize"))
     monkeypatch.setattr(batch, "cancel", lambda: stopped.append("batch"))
