@@ -10,6 +10,7 @@ arithmetic and an image header read happen here: nothing runs the model on the G
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings
@@ -48,6 +49,7 @@ class Device:
     name: str  # what the window names
 
 
+@functools.lru_cache(maxsize=16)  # the devices do not change while the window runs; a slider tick asks
 def resolve(request: str) -> Device | None:
     """The device a run of ``request`` ("auto" included) would use, or None when unavailable."""
     try:
