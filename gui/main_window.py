@@ -245,7 +245,9 @@ class MainWindow(QMainWindow):
         self.undo_action = self.look_history.stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence.Undo)
         self.redo_action = self.look_history.stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), *QKeySequence.keyBindings(QKeySequence.Redo)])
+        redo_keys = [QKeySequence("Ctrl+Shift+Z")]  # everywhere, besides the platform's own (Ctrl+Y, ...)
+        redo_keys += [key for key in QKeySequence.keyBindings(QKeySequence.Redo) if key not in redo_keys]
+        self.redo_action.setShortcuts(redo_keys)  # a key listed twice would be ambiguous: neither fires
         for action in (self.undo_action, self.redo_action):
             self.addAction(action)
 

@@ -158,7 +158,9 @@ def test_ctrl_return_starts_the_visible_tabs_job(window, qtbot, monkeypatch):
     assert stopped == ["batch"]  # Esc on Batch cancels the batch, never the Stylize run
 
 
-def test_undo_restores_a_weight_and_a_preset(window):
+def test_undo_restores_a_weight_and_a_preset(window, qtbot):
+    from PySide6.QtTest import QTest
+
     panel, session = window.look_panel, window.session
     row = RELU_LAYERS.index("relu3_1")
     default = session.settings().style_layers["relu3_1"]
@@ -179,6 +181,13 @@ def test_undo_restores_a_weight_and_a_preset(window):
     for position in (10, 20, 30):  # one drag of the strength slider...
         panel.balance.setValue(position)
     window.undo_action.trigger()  # ...is one step
+    assert session.settings().style_weight == before
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    QTest.keyClick(window.tabs, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)  # Ctrl+Shift+Z redoes
+    assert session.settings().style_weight != before
+    QTest.keyClick(window.tabs, Qt.Key_Z, Qt.ControlModifier)  # Ctrl+Z undoes
     assert session.settings().style_weight == before
 
 
