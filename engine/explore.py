@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engine import devices, images, timing, transfer
 from engine.errors import SettingsError
-from engine.layers import ALL_LAYERS, channels, receptive_field
+from engine.layers import ALL_LAYERS, channels, layer_name, receptive_field
 from engine.settings import MAX_SIZE, MIN_SIZE, TransferSettings
 from engine.vgg import VGGFeatures
 from engine.weights import load_weights
@@ -144,8 +144,8 @@ def style_set_upto(layer: str) -> tuple[str, ...]:
 
 def tile_label(what: str, layers: tuple[str, ...]) -> str:
     if what == "style" and len(layers) > 1:
-        return f"+ {layers[-1]}"
-    return layers[-1]
+        return f"+ {layer_name(layers[-1])}"
+    return layer_name(layers[-1])
 
 
 def row_heading(what: str) -> str:
@@ -399,7 +399,8 @@ def features(request: ExploreRequest, on_tile: TileCallback | None = None,
     content = images.resize_long_side(_load(request.content), request.size)
     acts = activations(content, layer, request.base)
     maps = strongest_maps(acts, request.maps)
-    heading = f"The {len(maps)} strongest channels of {layer} over the content image (each scaled to its own peak)"
+    heading = (f"The {len(maps)} strongest channels of {layer_name(layer)} over the content image "
+               "(each scaled to its own peak)")
     tiles = [Tile("original", "Content image", 0, "content", content)]
     for index, fmap in enumerate(maps, 1):
         tiles.append(Tile("feature", heading, index, f"ch {fmap.channel}", colorize(fmap.activation),
@@ -412,7 +413,7 @@ def features(request: ExploreRequest, on_tile: TileCallback | None = None,
         style = images.resize_long_side(_load(request.style), request.size)
         sources.append(("style", style, activations(style, layer, request.base)))
     for name, picture, picture_acts in sources:
-        heading = f"Where {layer} channel {channel} fires most in the {name} image"
+        heading = f"Where {layer_name(layer)} channel {channel} fires most in the {name} image"
         patches = top_patches(picture, picture_acts, layer, channel, request.patches)
         for index, (patch, value) in enumerate(patches):
             tile = Tile("patch", heading, index, _amount(value), patch, (layer,), channel, value)

@@ -111,7 +111,8 @@ def save(outcome: JobResult, output, quality: int = 95) -> Path:
     steered, the content's alpha and EXIF, never over one of its inputs."""
     settings = outcome.settings
     outcome.saved = images.save_image(
-        outcome.result.image, output, recipe=settings.recipe(outcome.result.steering), quality=quality,
+        outcome.result.image, output, quality=quality,
+        recipe=settings.recipe(outcome.result.steering, outcome.result.run_record()),
         inputs=settings.input_paths(), alpha=outcome.content.alpha, exif=outcome.content.exif,
     )
     return outcome.saved

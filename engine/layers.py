@@ -49,7 +49,15 @@ def receptive_field(layer: str) -> tuple[int, int]:
     return size, stride
 
 
+def layer_name(layer: str) -> str:
+    """The one name every tab shows for a layer: "depth 3.1" for conv3_1 and relu3_1 alike (the
+    convolution and its ReLU see the same things); pools keep theirs."""
+    if layer.startswith(("conv", "relu")):
+        return f"depth {layer[4]}.{layer[6:]}"
+    return layer
+
+
 __all__ = [
     "ALL_LAYERS", "BLOCKS", "CONV_LAYERS", "POOL_LAYERS", "RELU_LAYERS", "WIDTHS", "block", "channels",
-    "conv_shapes", "receptive_field",
+    "conv_shapes", "layer_name", "receptive_field",
 ]

@@ -50,6 +50,7 @@ MIN_SIZE, MAX_SIZE = 16, 16384
 MAX_GROWTH_STEPS = 4
 RECIPE_KEY = "impasto_version"
 STEERING_KEY = "impasto_steering"  # a recipe's steering history: [{"iteration": n, "changes": {...}}]
+RUN_KEY = "impasto_run"  # what a recipe's run did: {"iterations": done, "planned": most, "stopped": bool}
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
 
 
@@ -96,7 +97,7 @@ class TransferSettings:
         if not isinstance(data, dict):
             raise SettingsError("Settings must be a JSON object.")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names - {RECIPE_KEY, STEERING_KEY})
+        unknown = sorted(set(data) - names - {RECIPE_KEY, STEERING_KEY, RUN_KEY})
         if unknown and strict:
             raise SettingsError(f"Unknown setting(s): {', '.join(unknown)}.")
         values = {k: v for k, v in data.items() if k in names}
@@ -123,14 +124,17 @@ class TransferSettings:
     def with_look(self, look: dict) -> "TransferSettings":
         return self.replace(**{k: v for k, v in look.items() if k in LOOK_FIELDS})
 
-    def recipe(self, steering: list[dict] | None = None) -> dict:
+    def recipe(self, steering: list[dict] | None = None, run: dict | None = None) -> dict:
         """The settings as saved in an image, with the steering history of the run (if it was
-        steered) under STEERING_KEY, which ``from_dict`` ignores."""
+        steered) under STEERING_KEY and what the run did (``run_record``) under RUN_KEY, both of
+        which ``from_dict`` ignores."""
         from engine import __version__
 
         recipe = {RECIPE_KEY: __version__, **self.to_dict()}
         if steering:
             recipe[STEERING_KEY] = json.loads(json.dumps(steering))  # a copy, JSON-friendly
+        if run:
+            recipe[RUN_KEY] = dict(run)
         return recipe
 
     # --- derived values ----------------------------------------------------------------

@@ -64,8 +64,13 @@ class TransferResult:
     steering: list[dict] = field(default_factory=list)  # [{"iteration": n, "changes": {field: value}}]
 
     def recipe(self) -> dict:
-        """What to save with the image: its settings and how the run was steered."""
-        return self.settings.recipe(self.steering)
+        """What to save with the image: its settings, how the run was steered and what it did."""
+        return self.settings.recipe(self.steering, self.run_record())
+
+    def run_record(self) -> dict:
+        """What actually ran: iterations done (of the most the settings allow) and whether it was
+        stopped, so a recipe of a stopped run says so (RUN_KEY)."""
+        return {"iterations": self.iterations, "planned": self.settings.total_iterations(), "stopped": self.stopped}
 
 
 class Steering:

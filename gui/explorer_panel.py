@@ -1,7 +1,8 @@
 """The Explorer tab: what each VGG19 layer sees, shown to artists as rows of tiles.
 
 Content reconstructions rebuild the content photo from noise through one layer at a time,
-style reconstructions grow the texture from conv1_1 to conv5_1, and feature maps show a layer's
+style reconstructions grow the texture from depth 1.1 to depth 5.1 (``engine.layers.layer_name``:
+the one layer vocabulary of every tab), and feature maps show a layer's
 strongest channels with the image patches that excite one channel most (click a map to pick
 it). All the work runs in this panel's own WorkerHost (engine.explore); finished tiles arrive
 through ``task.emit`` and the tile being optimised updates from the progress previews.
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from engine import explore
 from engine.errors import ImpastoError
-from engine.layers import CONV_LAYERS, channels
+from engine.layers import CONV_LAYERS, channels, layer_name
 from engine.settings import TransferSettings
 from engine.timing import format_duration, time_left
 from gui.worker import WorkerHost, describe, pil_to_qimage
@@ -33,13 +34,13 @@ MODES = (
      "The content photo rebuilt from noise using one layer only: shallow layers keep the pixels, "
      "deep layers only the arrangement of things."),
     ("style", "Style reconstructions",
-     "Texture grown from the style image: conv1_1 alone gives the fine grain, each deeper layer "
+     "Texture grown from the style image: depth 1.1 alone gives the fine grain, each deeper layer "
      "adds larger structures until the painting's whole manner appears."),
     ("features", "Feature maps",
      "The strongest channels of a layer over the content photo, and the patches of the content and "
      "style images that excite one channel most. Click a map to see its patches."),
 )
-WHOLE_ROW = "Whole row (conv1_1 … conv5_1)"
+WHOLE_ROW = "Whole row (depth 1.1 … 5.1)"
 BAR_STEPS = 1000
 MIN_CELL, MAX_CELL = 96, 256
 
@@ -273,7 +274,8 @@ class ExplorerPanel(QWidget):
         if mode != "features":
             self.layer_combo.addItem(WHOLE_ROW, None)
         for layer in CONV_LAYERS:
-            self.layer_combo.addItem(layer, layer)
+            self.layer_combo.addItem(layer_name(layer), layer)
+            self.layer_combo.setItemData(self.layer_combo.count() - 1, f"VGG19 {layer}", Qt.ToolTipRole)
         if mode == "features":
             self.layer_combo.setCurrentIndex(self.layer_combo.findData(explore.DEFAULT_FEATURE_LAYER))
         self.layer_combo.blockSignals(False)

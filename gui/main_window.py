@@ -20,13 +20,15 @@ from PySide6.QtWidgets import (
 
 from engine import images, jobs
 from engine.errors import ImpastoError, OutOfMemoryError, SettingsError
-from engine.settings import TransferSettings
+from engine.settings import RUN_KEY, TransferSettings
 from engine.timing import format_duration, time_left
 from engine.transfer import Progress
 from gui.worker import WorkerHost, describe
 from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
+from gui.estimate import Estimator, Speeds, draft_settings, megapixel_iterations, resolve
 from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job, warm_up_job
 from gui.layer_table import LookPanel
+from gui.look_history import LookHistory
 from gui.preview import PreviewPanel
 from gui.session import Session
 from gui.settings_panel import SettingsPanel
@@ -75,6 +77,11 @@ class MainWindow(QMainWindow):
         self.outcome: RunOutcome | None = None
         self._save_path: str | None = None
         self.session = Session(parent=self)
+        self.look_history = LookHistory(self.session, self)  # undo/redo of look edits
+        self.unsaved = False  # a finished or stopped result (not a draft) that no Save has written yet
+        self._drafting = False  # the run in progress is a Draft
+        self.estimator = Estimator(Speeds(self.state.store))  # the time beside Start
+        self._done_fraction = 0.0  # of the running job's work, from its last progress report
         self.shutdown_clean: bool | None = None
         self._build_stylize_tab()
         self._build_actions()
@@ -84,8 +91,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.stylize_tab, "Stylize")
         self.setCentralWidget(self.tabs)
         self._add_panels()
+        self.tabs.currentChanged.connect(self._update_run_actions)
         self._connect_workers()
         self._restore()
+        self.look_history.forget()  # what was restored is where undo stops
+        self.show_estimate()
         self._set_running(False)
         self.io_host.submit(warm_up_job)
 
@@ -116,6 +126,14 @@ class MainWindow(QMainWindow):
         controls_layout = QVBoxLayout(controls)
         controls_layout.addWidget(look_box, 1)
         controls_layout.addWidget(settings_box)
+        controls_layout.addStretch(0)  # the slack while the layer table is folded (Settings stay up)
+
+        def fold(shown: bool) -> None:
+            controls_layout.setStretchFactor(look_box, int(shown))
+            controls_layout.setStretch(controls_layout.count() - 1, int(not shown))
+
+        self.look_panel.advanced_button.toggled.connect(fold)
+        fold(self.look_panel.advanced_button.isChecked())
         scroll = QScrollArea()
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
@@ -155,6 +173,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.quality.valueChanged.connect(session.set_quality)
         session.quality_changed.connect(self.settings_panel.quality.setValue)
         session.settings_changed.connect(self._show_settings)
+        session.settings_changed.connect(self.show_estimate)
         session.steerable_changed.connect(self._steer)  # weights and blends steer a running job
         session.content_changed.connect(
             lambda path: self.setWindowTitle(f"{Path(path).name} — Impasto" if path else "Impasto")
@@ -165,24 +184,36 @@ class MainWindow(QMainWindow):
         for panel in (self.look_panel, self.settings_panel):
             if origin is not panel and fields & panel.FIELDS:
                 panel.load(settings)
+        self.look_panel.show_preset_state(settings)
 
     def _build_run_bar(self) -> QVBoxLayout:
+        self.draft_button = QToolButton()
         self.start_button = QToolButton()
         self.stop_button = QToolButton()
-        for button in (self.start_button, self.stop_button):
+        for button in (self.draft_button, self.start_button, self.stop_button):
             button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
             button.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
         self.loss_label = QLabel(" ")
         self.loss_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.loss_label.setToolTip(
+            "How far the picture still is from the photo's arrangement (content), the painting's manner "
+            "(style) and smoothness (TV): lower is closer. It falls fast at first, then levels off; a scale "
+            "whose picture stops changing ends early."
+        )
+        self.estimate_label = QLabel(" ")
         row = QHBoxLayout()
+        row.addWidget(self.draft_button)
         row.addWidget(self.start_button)
         row.addWidget(self.stop_button)
         row.addWidget(self.progress_bar, 1)
+        below = QHBoxLayout()
+        below.addWidget(self.estimate_label)
+        below.addWidget(self.loss_label, 1)
         layout = QVBoxLayout()
         layout.addLayout(row)
-        layout.addWidget(self.loss_label)
+        layout.addLayout(below)
         return layout
 
     def _build_actions(self) -> None:
@@ -193,17 +224,32 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save", self.save, QKeySequence.Save)
         self.save_as_action = self._action("Save &As…", self.save_as, QKeySequence.SaveAs)
         self.quit_action = self._action("&Quit", self.close, QKeySequence.Quit)
-        self.start_action = self._action("&Start", self.start, "Ctrl+Return")
+        # Start and Stop act on the visible tab: Ctrl+Return on Batch starts the batch
+        self.start_action = self._action("&Start Final Run", self.start_current_tab, "Ctrl+Return")
+        self.start_action.setIconText("Final")  # the button beside Draft
         self.start_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.start_action.setIcon(icon(QStyle.SP_MediaPlay))
-        self.start_action.setToolTip("Start stylizing (Ctrl+Return)")
-        self.stop_action = self._action("S&top", self.stop, "Esc")
+        self.start_action.setToolTip("Start the final run at the output size (Ctrl+Return)")
+        self.draft_action = self._action("Start &Draft", lambda: self.start(draft=True), "Ctrl+Shift+Return")
+        self.draft_action.setIconText("Draft")
+        self.draft_action.setIcon(icon(QStyle.SP_MediaSeekForward))
+        self.draft_action.setToolTip("A small, fast run of the same look to judge it (Ctrl+Shift+Return)")
+        self.stop_action = self._action("S&top", self.stop_current_tab, "Esc")
         self.stop_action.setIcon(icon(QStyle.SP_MediaStop))
         self.stop_action.setToolTip("Stop after the current iteration (Esc); the image so far can be saved")
         self.fit_action = self._action("&Fit in View", self.preview.view.zoom_fit, "Ctrl+0")
         self.actual_action = self._action("&Actual Pixels (1:1)", self.preview.view.zoom_actual, "Ctrl+1")
         self.start_button.setDefaultAction(self.start_action)
+        self.draft_button.setDefaultAction(self.draft_action)
         self.stop_button.setDefaultAction(self.stop_action)
+        self.undo_action = self.look_history.stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.Undo)
+        self.redo_action = self.look_history.stack.createRedoAction(self, "&Redo")
+        redo_keys = [QKeySequence("Ctrl+Shift+Z")]  # everywhere, besides the platform's own (Ctrl+Y, ...)
+        redo_keys += [key for key in QKeySequence.keyBindings(QKeySequence.Redo) if key not in redo_keys]
+        self.redo_action.setShortcuts(redo_keys)  # a key listed twice would be ambiguous: neither fires
+        for action in (self.undo_action, self.redo_action):
+            self.addAction(action)
 
     def _action(self, text: str, slot: Callable, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -226,7 +272,11 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.save_as_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
         run_menu = bar.addMenu("&Run")
+        run_menu.addAction(self.draft_action)
         run_menu.addAction(self.start_action)
         run_menu.addAction(self.stop_action)
         view_menu = bar.addMenu("&View")
@@ -369,7 +419,7 @@ class MainWindow(QMainWindow):
             self._warn("Cannot restore settings", f"The recipe in {source} is not usable: {exc}")
             return False
         self.apply_settings(settings)
-        self.show_status(f"Settings restored from {source}")
+        self.show_status(f"Settings restored from {source}{_run_remark(recipe.get(RUN_KEY))}", 0)
         return True
 
     # --- dialogs --------------------------------------------------------------------------
@@ -432,8 +482,50 @@ class MainWindow(QMainWindow):
     def busy(self) -> bool:
         return self.host.busy
 
-    def start(self) -> bool:
+    def start_current_tab(self) -> bool:
+        """Start (Ctrl+Return) what the visible tab runs: a stylize run, the batch, the explorer."""
+        panel = self.tabs.currentWidget()
+        if panel is self.stylize_tab:
+            return self.start()
+        start = getattr(panel, "start", None) or getattr(panel, "run", None)
+        return bool(start()) if start else False
+
+    def stop_current_tab(self) -> None:
+        """Stop (Esc) the visible tab's job only."""
+        panel = self.tabs.currentWidget()
+        if panel is self.stylize_tab:
+            self.stop()
+            return
+        stop = getattr(panel, "cancel", None) or getattr(panel, "stop", None)
+        if stop:
+            stop()
+
+    def may_discard(self, action: str) -> bool:
+        """True when nothing would be lost, or the user agreed to lose it (Cancel keeps it)."""
+        lost = []
         if self.host.busy:
+            lost.append("the running stylize job")
+        elif self.unsaved:
+            lost.append("the unsaved result")
+        if action == "quit":
+            lost += [f"the running {title} job" for title, panel in self._tab_panels() if getattr(panel, "busy", False)]
+        if not lost:
+            return True
+        answer = QMessageBox.question(
+            self, "Discard work?", f"{action.capitalize()} discards {' and '.join(lost)}.\n\n"
+            "Cancel keeps it (Save As keeps a result).",
+            QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Cancel,
+        )
+        return answer != QMessageBox.Cancel
+
+    def _tab_panels(self):
+        return [(self.tabs.tabText(self.tabs.indexOf(panel)).lower(), panel) for panel in self.panels]
+
+    def start(self, draft: bool = False) -> bool:
+        """Start a run of the session's settings; ``draft``: a small, fast one (draft_settings)."""
+        if self.host.busy:
+            return False
+        if not self.may_discard("starting a new run"):
             return False
         settings = self.session.settings()
         if settings.seed is None:  # "Random": pick one now so the recipe can reproduce the run
@@ -444,7 +536,12 @@ class MainWindow(QMainWindow):
             self.show_status(f"Cannot start: {exc}")
             return False
         self.state.save_settings(settings)
+        if draft:
+            settings = draft_settings(settings)
+        self._drafting = draft
+        self._done_fraction = 0.0
         self.outcome = None
+        self.unsaved = False
         self._save_path = None
         self.preview.view.clear()
         self.progress_bar.setRange(0, 0)
@@ -490,6 +587,7 @@ class MainWindow(QMainWindow):
         # by work done, not iterations: a scale costs as much as its pixels, and may end early
         self.progress_bar.setRange(0, PROGRESS_STEPS)
         self.progress_bar.setValue(round(progress.fraction * PROGRESS_STEPS))
+        self._done_fraction = progress.fraction
         if progress.phase == "preparing":
             self.progress_bar.setFormat(f"Preparing scale {progress.scale + 1}/{progress.scales}…")
             return
@@ -502,15 +600,19 @@ class MainWindow(QMainWindow):
     def _on_partial(self, payload) -> None:
         if isinstance(payload, ContentFrame):
             self.preview.show_content(payload.image)
-            self.show_status("Optimising… edits to the layer table, balance and smoothness steer the running job", 0)
+            self.show_status(
+                "Optimising… look edits (strength, brushwork, smoothness, layers, blends) steer the running job", 0
+            )
 
     def _on_finished(self, outcome) -> None:
         if isinstance(outcome, RunOutcome):
             self.outcome = outcome
+            self.unsaved = not self._drafting  # a draft is a look to judge: replacing it asks nothing
         self._set_running(False)
         if not isinstance(outcome, RunOutcome):
             return
         result = outcome.result
+        self._learn_speed(outcome)
         width, height = result.image.size
         self.preview.show_frame(outcome.image, f"Result · {width}×{height} px · {result.iterations} iterations")
         self.progress_bar.setFormat("Stopped at %p%" if result.stopped else "Done")
@@ -521,6 +623,21 @@ class MainWindow(QMainWindow):
             f"{verb} {result.iterations} iterations in {format_duration(result.seconds)} — Save As keeps it", 0
         )
         self.run_finished.emit(outcome)
+
+    def show_estimate(self) -> None:
+        """The estimated time beside Start, for the current size, iterations and device."""
+        text, tooltip = self.estimator.text(self.session.settings())
+        self.estimate_label.setText(text)
+        self.estimate_label.setToolTip(tooltip)
+
+    def _learn_speed(self, outcome: RunOutcome) -> None:
+        """Refine this device's measured speed with the run that just ended (stopped runs count
+        for the work they did)."""
+        ran = outcome.result.settings
+        device = resolve(ran.device)
+        work = megapixel_iterations(ran, outcome.job.content.image.size) * self._done_fraction
+        if device is not None and self.estimator.speeds.record(device.id, outcome.result.seconds, work):
+            self.show_estimate()
 
     def _on_failed(self, error: BaseException) -> None:
         message = describe(error)
@@ -540,11 +657,18 @@ class MainWindow(QMainWindow):
             self.session.limit_size(size)
 
     def _set_running(self, running: bool) -> None:
-        self.start_action.setEnabled(not running)
-        self.stop_action.setEnabled(running)
         has_result = self.outcome is not None
         self.save_action.setEnabled(has_result)
         self.save_as_action.setEnabled(has_result)
+        self._update_run_actions()
+
+    def _update_run_actions(self) -> None:
+        """Start and Stop enabled as the visible tab allows (the panels refuse while busy)."""
+        on_stylize = self.tabs.currentWidget() is self.stylize_tab
+        running = self.host.busy if on_stylize else getattr(self.tabs.currentWidget(), "busy", False)
+        self.start_action.setEnabled(not running)
+        self.draft_action.setEnabled(on_stylize and not self.host.busy)
+        self.stop_action.setEnabled(running or not on_stylize)
 
     # ================================================================== saving
     def save(self) -> None:
@@ -593,6 +717,7 @@ class MainWindow(QMainWindow):
             return
         path = str(saved.path)
         self._save_path = path
+        self.unsaved = self.unsaved and (self.outcome is None or self.outcome.job.saved != saved.path)
         self.state.set_last_folder("save", path)
         self.state.set_save_suffix(".jpg" if saved.path.suffix.lower() == ".jpeg" else
                                    ".tif" if saved.path.suffix.lower() == ".tiff" else saved.path.suffix.lower())
@@ -631,6 +756,9 @@ class MainWindow(QMainWindow):
         self.state.sync()
 
     def closeEvent(self, event):
+        if not self.may_discard("quit"):
+            event.ignore()  # Cancel: the window, its run and its result stay
+            return
         self.remember()
         results = [self.host.shutdown(), self.io_host.shutdown()]
         for panel in self.panels:
@@ -638,3 +766,11 @@ class MainWindow(QMainWindow):
             results.append(result if isinstance(result, bool) else True)
         self.shutdown_clean = all(results)
         event.accept()
+
+
+def _run_remark(run) -> str:
+    """What a recipe's run record (RUN_KEY) adds to "Settings restored": that it was stopped."""
+    if not isinstance(run, dict) or not run.get("stopped"):
+        return ""
+    return (f" — that picture was stopped after {run.get('iterations', '?')} of {run.get('planned', '?')} "
+            "iterations; Start runs them all")

@@ -1,12 +1,12 @@
-"""Run settings: output size, iterations, optimiser, start image, seed, colours, smoothness,
-device and the quality used when saving."""
+"""Run settings: output size, iterations, optimiser, start image, seed, colours, device and the
+quality used when saving (smoothness is a look control: gui/layer_table.py)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget
 
-from engine.devices import available_devices
+from engine.devices import available_devices, resolve_device
 from engine.settings import MAX_SIZE, MIN_SIZE, TransferSettings
 
 OPTIMISERS = (("L-BFGS (best quality)", "lbfgs"), ("Adam (steady, low memory)", "adam"))
@@ -16,12 +16,15 @@ COLOUR_MODES = (
     ("Keep content colours (luminance only)", "luminance"),
     ("Keep content colours (match colours)", "match"),
 )
-RANDOM_SEED = -1
 
 
 def device_choices() -> list[tuple[str, str]]:
-    """("Automatic", "auto") then every real device by name: each CUDA GPU, Apple MPS, the CPU."""
-    return [("Automatic", "auto")] + [(f"{d.name} ({d.id})", d.id) for d in available_devices()]
+    """("Automatic: <the device it picks>", "auto") then every real device by name: each CUDA GPU,
+    Apple MPS, the CPU."""
+    found = available_devices()
+    picked = str(resolve_device("auto"))
+    auto = next((d.name for d in found if d.id == picked or d.id == f"{picked}:0"), picked)
+    return [(f"Automatic: {auto}", "auto")] + [(f"{d.name} ({d.id})", d.id) for d in found]
 
 
 def _combo(items) -> QComboBox:
@@ -47,8 +50,8 @@ class SettingsPanel(QWidget):
     changed = Signal()  # any setting changed: the window's session takes it (apply_to)
 
     # the TransferSettings fields this panel shows
-    FIELDS = frozenset({"size", "start_size", "iterations", "seed", "tv_weight", "optimizer", "init",
-                        "preserve_colors", "device"})
+    FIELDS = frozenset({"size", "start_size", "iterations", "seed", "optimizer", "init", "preserve_colors",
+                        "device"})
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -64,14 +67,26 @@ class SettingsPanel(QWidget):
             "with an iteration growth above 1). A scale whose picture has stopped changing ends early."
         )
         self.optimizer = _combo(OPTIMISERS)
+        self.optimizer.setToolTip(
+            "How the picture is improved each step: L-BFGS reaches the best result in fewest steps; Adam "
+            "moves more steadily and needs less memory for very large pictures"
+        )
         self.init = _combo(INITS)
         self.init.setToolTip("What the optimisation starts from")
-        self.seed = QSpinBox(minimum=RANDOM_SEED, maximum=2**31 - 1)
-        self.seed.setSpecialValueText("Random")
-        self.seed.setToolTip("Seed for the noise start (Random: a new one each run)")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.seed.setToolTip("Which random noise a run uses: the same seed and settings give the same picture")
+        self.random_seed = QCheckBox("Random")
+        self.random_seed.setToolTip("A new seed at each Start (the saved recipe records it)")
+        self.random_seed.toggled.connect(lambda random: self.seed.setEnabled(not random))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.random_seed)
         self.preserve_colors = _combo(COLOUR_MODES)
-        self.tv_weight = QDoubleSpinBox(decimals=3, minimum=0.0, maximum=1000.0, singleStep=0.1)
-        self.tv_weight.setToolTip("Total-variation weight: higher gives smoother, less noisy results")
+        self.preserve_colors.setToolTip(
+            "Style colours: the painting's palette. Keep content colours: the photo's own colours under the "
+            "painting's strokes (luminance only: strokes painted in light and dark only; match colours: the "
+            "painting's colours shifted to the photo's first)"
+        )
         self.device = _combo(device_choices())
         self.device.setToolTip("Where the work runs")
         for combo in (self.optimizer, self.init, self.preserve_colors, self.device):
@@ -87,28 +102,28 @@ class SettingsPanel(QWidget):
         form.addRow("Iterations (full size)", self.iterations)
         form.addRow("Optimiser", self.optimizer)
         form.addRow("Start from", self.init)
-        form.addRow("Seed", self.seed)
+        form.addRow("Seed", seed_row)
         form.addRow("Colours", self.preserve_colors)
-        form.addRow("Smoothness (TV)", self.tv_weight)
         form.addRow("Device", self.device)
         form.addRow("Save quality", self.quality)
         for spin in (self.size_box, self.start_size, self.iterations, self.seed):
             spin.valueChanged.connect(self.changed)
         for combo in (self.optimizer, self.init, self.preserve_colors, self.device):
             combo.currentIndexChanged.connect(self.changed)
-        self.tv_weight.valueChanged.connect(self.changed)
+        self.random_seed.toggled.connect(self.changed)
 
     def load(self, settings: TransferSettings) -> None:
-        widgets = (self.size_box, self.start_size, self.iterations, self.seed, self.tv_weight,
-                   self.optimizer, self.init, self.preserve_colors, self.device)
+        widgets = (self.size_box, self.start_size, self.iterations, self.seed, self.random_seed, self.optimizer,
+                   self.init, self.preserve_colors, self.device)
         for widget in widgets:
             widget.blockSignals(True)
         try:
             self.size_box.setValue(settings.size)
             self.start_size.setValue(settings.start_size)
             self.iterations.setValue(settings.iterations)
-            self.seed.setValue(RANDOM_SEED if settings.seed is None else settings.seed)
-            self.tv_weight.setValue(settings.tv_weight)
+            self.seed.setValue(settings.seed or 0)
+            self.random_seed.setChecked(settings.seed is None)
+            self.seed.setEnabled(settings.seed is not None)
             _select(self.optimizer, settings.optimizer)
             _select(self.init, settings.init, "An image (from a recipe)")
             _select(self.preserve_colors, settings.preserve_colors)
@@ -118,13 +133,11 @@ class SettingsPanel(QWidget):
                 widget.blockSignals(False)
 
     def apply_to(self, settings: TransferSettings) -> TransferSettings:
-        seed = self.seed.value()
         return settings.replace(
             size=self.size_box.value(),
             start_size=self.start_size.value(),
             iterations=self.iterations.value(),
-            seed=None if seed == RANDOM_SEED else seed,
-            tv_weight=self.tv_weight.value(),
+            seed=None if self.random_seed.isChecked() else self.seed.value(),
             optimizer=self.optimizer.currentData(),
             init=self.init.currentData(),
             preserve_colors=self.preserve_colors.currentData(),

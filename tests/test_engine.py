@@ -187,7 +187,7 @@ def test_steering_changes_only_the_weights_and_the_result_says_what_ran():
     assert recipe[STEERING_KEY] == result.steering
     assert TransferSettings.from_dict(recipe) == ran  # strict: the history does not get in the way
     unsteered = transfer.run(settings, content=content_image(), styles=[style_image()])
-    assert unsteered.steering == [] and unsteered.recipe() == settings.recipe()
+    assert unsteered.steering == [] and unsteered.recipe() == settings.recipe(run=unsteered.run_record())
 
 
 def test_steering_can_add_a_layer_that_was_off():

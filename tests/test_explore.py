@@ -11,7 +11,7 @@ from PIL import Image
 
 from engine import explore, images
 from engine.errors import ImageError, SettingsError
-from engine.layers import ALL_LAYERS, receptive_field
+from engine.layers import ALL_LAYERS, layer_name, receptive_field
 from engine.settings import TransferSettings
 from engine.vgg import VGGFeatures
 from engine.weights import load_weights
@@ -63,7 +63,7 @@ def test_a_row_reports_tiles_times_iterations_and_emits_each_tile(content_path):
     optimising = [p.iteration for p in steps if p.phase == "optimising"]
     assert optimising == list(range(1, 11))
     assert {p.total for p in steps} == {10}
-    assert [t.label for t in tiles] == ["original", *explore.ROW_LAYERS]
+    assert [t.label for t in tiles] == ["original", *map(layer_name, explore.ROW_LAYERS)]
     assert [t.layers for t in tiles[1:]] == [(name,) for name in explore.ROW_LAYERS]
     assert tiles == result.tiles and not result.stopped
 
@@ -78,7 +78,7 @@ def test_style_row_grows_the_layer_set(style_path):
     single = request("style", style=style_path, layer="conv2_1", size=32, iterations=6)
     result = explore.explore(single, on_step=lambda p: p.phase == "optimising" and losses.append(p.style_loss))
     tile = result.tiles[-1]
-    assert (tile.kind, tile.label, tile.layers) == ("style", "+ conv2_1", ("conv1_1", "conv2_1"))
+    assert (tile.kind, tile.label, tile.layers) == ("style", "+ depth 2.1", ("conv1_1", "conv2_1"))
     assert tile.image.size == (32, 21)  # the style's shape, not the grey canvas's colour
     assert losses[-1] < losses[0] / 2
 
@@ -212,7 +212,7 @@ def test_feature_maps_are_the_strongest_channels_at_the_layer_resolution(content
     assert {t.channel for t in patches} == {maps[0].channel}
     assert all(t.image.size == (24, 24) for t in patches)
     assert {t.row for t in patches} == {
-        f"Where conv3_1 channel {maps[0].channel} fires most in the {name} image" for name in ("content", "style")
+        f"Where depth 3.1 channel {maps[0].channel} fires most in the {name} image" for name in ("content", "style")
     }
     assert tiles == result.tiles
 

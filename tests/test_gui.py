@@ -178,7 +178,7 @@ def test_dropping_an_impasto_image_offers_to_restore_its_settings(window, pictur
     assert dialogs.questions and "made.png" in dialogs.questions[0]
     assert (settings.style_weight, settings.tv_weight) == (123.0, 2.0)
     assert settings.style_layers == {"relu2_1": 3.0}
-    assert window.settings_panel.tv_weight.value() == 2.0
+    assert window.look_panel.smoothness_label.text() == "2.00"
     dialogs.answer = QMessageBox.No  # declined: the image is used as content instead
     drop_on(window.content_pane.frame, url_mime(made))
     assert window.content_pane.path == str(made)
@@ -205,12 +205,12 @@ def test_table_edits_change_the_settings(window):
 def test_balance_slider_is_a_log_scale_on_style_weight_centred_on_the_default(window):
     panel = window.look_panel
     default = TransferSettings().style_weight
-    assert panel.balance.value() == 0 and panel.ratio_label.text() == "style 100 %"
+    assert panel.balance.value() == 0 and panel.ratio_label.text() == "50 %"  # Style strength
     panel.balance.setValue(50)
     assert window.session.settings().style_weight == pytest.approx(10 * default)
     panel.balance.setValue(-100)
     assert window.session.settings().style_weight == pytest.approx(default / 100)
-    assert panel.ratio_label.text() == "style 1 %"
+    assert panel.ratio_label.text() == "0 %"
     assert slider_for_ratio(ratio_for_slider(37)) == 37
 
 
@@ -229,23 +229,23 @@ def test_presets_builtin_listed_and_user_preset_round_trip(window):
     assert "objects" in tooltip
     panel.model.setData(panel.model.index(RELU_LAYERS.index("relu5_4"), STYLE_COLUMN), 4.0)
     panel.balance.setValue(20)
-    window.settings_panel.tv_weight.setValue(1.25)
+    panel.smoothness.setValue(60)
     saved = window.session.settings()
     panel.save_preset("My look")
     assert panel.presets.currentText() == "My look"
     panel.reset()
-    window.settings_panel.tv_weight.setValue(0.0)
+    panel.smoothness.setValue(0)
     assert window.session.settings().style_layers != saved.style_layers
     panel.apply_preset("My look")
     restored = window.session.settings()
     assert restored.style_layers == saved.style_layers
     assert restored.style_weight == pytest.approx(saved.style_weight)
-    assert window.settings_panel.tv_weight.value() == 1.25
+    assert restored.tv_weight == saved.tv_weight and panel.smoothness.value() == 60
 
 
 def test_settings_panel_fields_feed_the_settings(window):
     panel = window.settings_panel
-    assert panel.device.itemText(0) == "Automatic"
+    assert panel.device.itemText(0).startswith("Automatic: ")  # named: the device it picks
     assert panel.device.findData("cpu") > 0
     panel.size_box.setValue(320)
     panel.iterations.setValue(33)
@@ -257,8 +257,9 @@ def test_settings_panel_fields_feed_the_settings(window):
     settings = window.session.settings()
     assert (settings.size, settings.iterations, settings.optimizer, settings.init) == (320, 33, "adam", "noise")
     assert (settings.seed, settings.preserve_colors, settings.device) == (7, "match", "cpu")
-    panel.seed.setValue(panel.seed.minimum())
-    assert window.session.settings().seed is None
+    assert panel.seed.minimum() == 0  # no hidden "Random" one step below 0...
+    panel.random_seed.setChecked(True)  # ...a box that says it
+    assert window.session.settings().seed is None and not panel.seed.isEnabled()
 
 
 # --- running ----------------------------------------------------------------------------
@@ -282,7 +283,7 @@ def test_tiny_run_end_to_end_then_save_with_recipe(window, pictures, qtbot, tmp_
         with qtbot.waitSignal(window.saved, timeout=30_000) as saved:
             assert window.save_to(str(tmp_path / name))
         assert saved.args[0] == str(tmp_path / name)
-        assert images.read_recipe(tmp_path / name) == outcome.result.settings.recipe()
+        assert images.read_recipe(tmp_path / name) == outcome.result.recipe()  # settings and run record
         assert images.image_size(tmp_path / name) == (48, 40)
 
 
@@ -339,7 +340,7 @@ def test_live_steering_reaches_the_running_optimisation(window, pictures, qtbot)
     tiny_run(window, pictures, iterations=2000)
     window.start()
     first = wait_optimising(qtbot, window)
-    tv = window.settings_panel.tv_weight.value()
+    tv = window.session.settings().tv_weight
 
     def weighted(progress, style_weight):
         return progress.content_loss + style_weight * progress.style_loss + tv * progress.tv_loss
@@ -367,7 +368,7 @@ def test_preset_applied_mid_run_saves_a_recipe_of_what_ran(window, pictures, qtb
     started = window.session.settings()
     save_user_preset("Mid-run", started.replace(
         style_weight=77.0, size=96, start_size=96, iterations=9, style_scale=0.5, preserve_colors="match"))
-    tv = window.settings_panel.tv_weight.value()
+    tv = window.session.settings().tv_weight
     window.start()
     wait_optimising(qtbot, window)
     steered = []

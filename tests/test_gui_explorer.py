@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 
 from engine import explore, images
 from engine.settings import TransferSettings
+from engine.layers import layer_name
 from gui.explorer_panel import ExplorerPanel
 from tests.helpers import content_image, style_image
 
@@ -64,9 +65,9 @@ def test_content_row_fills_tile_by_tile(qtbot, make_panel, settings):
     panel.busy_changed.connect(busy.append)
     result = run_to_end(qtbot, panel)
     assert not result.stopped and not panel.busy and busy == [True, False]
-    assert [t.label for t in shown] == ["original", *explore.ROW_LAYERS]
+    assert [t.label for t in shown] == ["original", *map(layer_name, explore.ROW_LAYERS)]
     heading = explore.row_heading("content")
-    assert labels(panel, heading) == ["original", *explore.ROW_LAYERS]
+    assert labels(panel, heading) == ["original", *map(layer_name, explore.ROW_LAYERS)]
     strip = panel.strips[heading]
     assert all(not strip.item(i).icon().isNull() for i in range(strip.count()))
     assert values == sorted(values) and values[-1] == panel.progress_bar.maximum()
@@ -107,7 +108,7 @@ def test_style_row_uses_the_first_style_image(qtbot, make_panel, settings):
     assert not panel.channel_spin.isEnabled()
     result = run_to_end(qtbot, panel)
     assert result.request.style == settings.styles[0]
-    assert labels(panel, explore.row_heading("style")) == ["style image", "+ conv2_1"]
+    assert labels(panel, explore.row_heading("style")) == ["style image", "+ depth 2.1"]
 
 
 def test_clicking_a_feature_map_shows_that_channels_patches(qtbot, make_panel, settings):
@@ -118,7 +119,7 @@ def test_clicking_a_feature_map_shows_that_channels_patches(qtbot, make_panel, s
     first = run_to_end(qtbot, panel)
     maps = [t for t in first.tiles if t.kind == "feature"]
     assert len(maps) == 16
-    strip = panel.strips["The 16 strongest channels of conv1_2 over the content image (each scaled to its own peak)"]
+    strip = panel.strips["The 16 strongest channels of depth 1.2 over the content image (each scaled to its own peak)"]
     assert strip.count() == 16
     picked = maps[5].channel
     item = strip.items[6]  # tile index 6 = the sixth map
@@ -128,7 +129,7 @@ def test_clicking_a_feature_map_shows_that_channels_patches(qtbot, make_panel, s
     assert panel.channel_spin.value() == picked
     patches = [t for t in finished.args[0].tiles if t.kind == "patch"]
     assert patches and {t.channel for t in patches} == {picked}
-    assert f"Where conv1_2 channel {picked} fires most in the style image" in panel.strips
+    assert f"Where depth 1.2 channel {picked} fires most in the style image" in panel.strips
 
 
 def test_export_writes_the_sheet_in_the_worker(qtbot, make_panel, settings, tmp_path):

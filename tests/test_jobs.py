@@ -57,7 +57,7 @@ def test_a_job_runs_and_saves_with_recipe_alpha_and_exif(inputs, tmp_path):
     assert shown[0].alpha is not None  # the content's transparency is kept for saving
     saved = jobs.save(outcome, out)
     assert saved == out and outcome.saved == out
-    assert images.read_recipe(out) == outcome.settings.recipe()
+    assert images.read_recipe(out) == outcome.settings.recipe(run=outcome.result.run_record())
     assert images.read_recipe(out)["content"] == str(content)
     rgb, alpha = images.load_image_with_alpha(out)
     assert alpha is not None and rgb.size == outcome.image.size
@@ -175,3 +175,22 @@ def test_batch_tab_shares_the_runner_and_its_job_layer(inputs, spy, qtbot, tmp_p
         assert finished.args[0].done == 1 and spy
     finally:
         assert panel.shutdown()
+
+
+def test_recipe_of_a_stopped_job_says_what_ran(tmp_path):
+    """A recipe records iterations done and whether the run stopped (RUN_KEY), which settings
+    ignore: re-running it must not pretend the 20 asked for were the picture's 20."""
+    from engine.settings import RUN_KEY
+
+    content = tmp_path / "c.png"
+    style = tmp_path / "s.png"
+    content_image().save(content)
+    style_image().save(style)
+    settings = TransferSettings(content=str(content), styles=[str(style)], size=32, start_size=32,
+                                iterations=20, plateau=0.0, device="cpu", precision="fp32")
+    steps = []
+    outcome = jobs.Job(settings).run(on_step=steps.append, should_stop=lambda: sum(p.phase == "optimising" for p in steps) >= 4)
+    path = jobs.save(outcome, tmp_path / "stopped.png")
+    recipe = images.read_recipe(path)
+    assert recipe[RUN_KEY] == {"iterations": 4, "planned": 20, "stopped": True}
+    assert TransferSettings.from_dict(recipe).iterations == 20  # strict: the run record is no setting
