@@ -11,8 +11,8 @@ import random
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
     QSizePolicy, QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget,
@@ -24,10 +24,14 @@ from engine.settings import TransferSettings
 from engine.timing import format_duration, time_left
 from engine.transfer import Progress
 from gui.worker import WorkerHost, describe
+from gui.about import show_about
+from gui.clipboard import copy_image, pasted_paths
 from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
 from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job, warm_up_job
 from gui.layer_table import LookPanel
 from gui.preview import PreviewPanel
+from gui.recent import recent_labels
+from gui.screens import fit_to_screen
 from gui.session import Session
 from gui.settings_panel import SettingsPanel
 from gui.state import AppState
@@ -75,15 +79,18 @@ class MainWindow(QMainWindow):
         self.outcome: RunOutcome | None = None
         self._save_path: str | None = None
         self.session = Session(parent=self)
+        self._stylize_status = ""
         self.shutdown_clean: bool | None = None
         self._build_stylize_tab()
         self._build_actions()
         self._build_menus()
+        self._build_view_actions()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.stylize_tab, "Stylize")
         self.setCentralWidget(self.tabs)
         self._add_panels()
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self._connect_workers()
         self._restore()
         self._set_running(False)
@@ -98,6 +105,8 @@ class MainWindow(QMainWindow):
         inputs_layout.addWidget(self.content_pane, 2)
         inputs_layout.addWidget(self.style_pane, 3)
         inputs.setMinimumWidth(210)
+        self.inputs_panel = inputs
+        self.style_pane.setFocusPolicy(Qt.ClickFocus)  # so Paste knows a click chose the style pane
 
         self.preview = PreviewPanel()
         self.preview.view.setAcceptDrops(False)  # drops on the preview go to the window
@@ -122,6 +131,7 @@ class MainWindow(QMainWindow):
         scroll.setFrameShape(QScrollArea.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self.controls_panel = scroll
 
         self.splitter = QSplitter(Qt.Horizontal)
         for index, widget in enumerate((inputs, centre, scroll)):
@@ -244,6 +254,90 @@ class MainWindow(QMainWindow):
             panel = panel_class(self.session.settings, self)
             self.panels.append(panel)
             self.tabs.addTab(panel, title)
+
+    # ================================================================== view, edit and help
+    def _build_view_actions(self) -> None:
+        """Zoom keys, hiding the side panels, copy/paste of images, Show in Folder and About."""
+        view = self.preview.view
+        self.zoom_in_action = self._action("Zoom &In", lambda: view.zoom_step(1), QKeySequence.ZoomIn)
+        self.zoom_in_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
+        self.zoom_out_action = self._action("Zoom &Out", lambda: view.zoom_step(-1), QKeySequence.ZoomOut)
+        self.zoom_out_action.setShortcuts([QKeySequence("Ctrl+-")])
+        # Tab hides the panels only while the preview has the focus (click the image): elsewhere
+        # it keeps moving between fields, as keyboard users expect
+        self.panels_action = self._action("Hide Side &Panels", self.toggle_side_panels)
+        self.panels_action.setCheckable(True)
+        self.panels_action.setShortcut(QKeySequence(Qt.Key_Tab))
+        self.panels_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        self.removeAction(self.panels_action)
+        view.setFocusPolicy(Qt.StrongFocus)
+        view.addAction(self.panels_action)
+        self.copy_action = self._action("&Copy Image", self.copy_shown_image, QKeySequence.Copy)
+        self.paste_action = self._action("&Paste Image", self.paste_image, QKeySequence.Paste)
+        self.paste_action.setToolTip("Paste as the content photo, or as a style when the Style pane has the focus")
+        self.paste_style_action = self._action("Paste as &Style", lambda: self.paste_image(as_style=True),
+                                               "Ctrl+Shift+V")
+        self.show_folder_action = self._action("Show in &Folder", self.show_saved_in_folder)
+        self.show_folder_action.setEnabled(False)
+        self.about_action = self._action("&About Impasto", lambda: show_about(self, self.session.device))
+        self.about_action.setMenuRole(QAction.AboutRole)
+        self.show_folder_link = QLabel('<a href="#">Show in folder</a>')
+        self.show_folder_link.setToolTip("Open the folder of the file just saved")
+        self.show_folder_link.linkActivated.connect(lambda _: self.show_saved_in_folder())
+        self.show_folder_link.setVisible(False)
+        self.statusBar().addPermanentWidget(self.show_folder_link)
+
+        menus = {menu.title(): menu for menu in (a.menu() for a in self.menuBar().actions()) if menu}
+        file_menu, view_menu = menus["&File"], menus["&View"]
+        file_menu.insertAction(self.quit_action, self.show_folder_action)
+        file_menu.insertSeparator(self.quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.menuBar().insertMenu(menus["&Run"].menuAction(), edit_menu)
+        for action in (self.copy_action, self.paste_action, self.paste_style_action):
+            edit_menu.addAction(action)
+        view_menu.addAction(self.zoom_in_action)
+        view_menu.addAction(self.zoom_out_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.panels_action)
+        self.menuBar().addMenu("&Help").addAction(self.about_action)
+
+    def toggle_side_panels(self) -> None:
+        """Tab (on the preview): the image alone in the Stylize tab, or the panels back."""
+        hidden = self.inputs_panel.isVisible()
+        self.inputs_panel.setVisible(not hidden)
+        self.controls_panel.setVisible(not hidden)
+        self.panels_action.setChecked(hidden)
+        self.tabs.setCurrentWidget(self.stylize_tab)
+
+    def copy_shown_image(self) -> bool:
+        if not copy_image(self.preview.view.shown_image()):
+            self.show_status("Nothing to copy yet: the preview is empty")
+            return False
+        self.show_status("Image copied")
+        return True
+
+    def paste_image(self, as_style: bool | None = None) -> None:
+        """An image from the clipboard as the content, or as a style (Paste as Style, or Paste
+        while the Style pane has the focus)."""
+        if as_style is None:
+            focus = self.focusWidget()
+            as_style = focus is not None and (focus is self.style_pane or self.style_pane.isAncestorOf(focus))
+        try:
+            paths = pasted_paths()
+        except ImpastoError as exc:
+            self.show_status(str(exc))
+            return
+        self.tabs.setCurrentWidget(self.stylize_tab)
+        if as_style:
+            self.add_styles(paths)
+        else:
+            self.load_content(paths[0])
+
+    def show_saved_in_folder(self) -> bool:
+        """Open the folder of the last saved file in the system's file manager."""
+        if not self._save_path:
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self._save_path).parent)))
 
     # ================================================================== settings
     def apply_settings(self, settings: TransferSettings, with_images: bool = True) -> None:
@@ -410,8 +504,8 @@ class MainWindow(QMainWindow):
             entries = [path for kind, path in recent if kind == role]
             if entries:
                 menu.addSection(title)
-            for path in entries:
-                action = menu.addAction(Path(path).name)
+            for path, label in zip(entries, recent_labels(entries)):
+                action = menu.addAction(label)
                 action.setToolTip(path)
                 action.setStatusTip(path)
                 action.triggered.connect(lambda checked=False, r=role, p=path: self.open_recent(r, p))
@@ -446,6 +540,8 @@ class MainWindow(QMainWindow):
         self.state.save_settings(settings)
         self.outcome = None
         self._save_path = None
+        self.show_folder_action.setEnabled(False)
+        self.show_folder_link.setVisible(False)
         self.preview.view.clear()
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat("Loading…")
@@ -597,12 +693,25 @@ class MainWindow(QMainWindow):
         self.state.set_save_suffix(".jpg" if saved.path.suffix.lower() == ".jpeg" else
                                    ".tif" if saved.path.suffix.lower() == ".tiff" else saved.path.suffix.lower())
         self.show_status(f"Saved {path}")
+        self.show_folder_action.setEnabled(True)
+        self.show_folder_link.setVisible(True)
         self.saved.emit(path)
 
     # ================================================================== messages
     def show_status(self, message: str, timeout_ms: int = STATUS_MS) -> None:
-        """Info for the user; 0 keeps it until the next message."""
-        self.statusBar().showMessage(message, timeout_ms)
+        """Info for the user about the Stylize tab; 0 keeps it until the next message. The other
+        tabs have their own status lines, so this one shows only while Stylize is visible."""
+        self._stylize_status = message if timeout_ms == 0 else ""
+        if not hasattr(self, "tabs") or self.tabs.currentWidget() is self.stylize_tab:
+            self.statusBar().showMessage(message, timeout_ms)
+
+    def _on_tab_changed(self) -> None:
+        on_stylize = self.tabs.currentWidget() is self.stylize_tab
+        if on_stylize and self._stylize_status:
+            self.statusBar().showMessage(self._stylize_status)
+        elif not on_stylize:
+            self.statusBar().clearMessage()
+        self.show_folder_link.setVisible(on_stylize and bool(self._save_path))
 
     def _warn(self, title: str, message: str) -> None:
         self.show_status(message.splitlines()[0])
@@ -613,6 +722,7 @@ class MainWindow(QMainWindow):
         geometry = self.state.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1320, 860)
+        fit_to_screen(self)
         window_state = self.state.window_state()
         if window_state is not None:
             self.restoreState(window_state)
