@@ -254,6 +254,7 @@ class MainWindow(QMainWindow):
             panel = panel_class(self.session.settings, self)
             self.panels.append(panel)
             self.tabs.addTab(panel, title)
+        self.panels[0].edit_settings_requested.connect(lambda: self.tabs.setCurrentWidget(self.stylize_tab))
 
     # ================================================================== view, edit and help
     def _build_view_actions(self) -> None:
