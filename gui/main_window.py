@@ -11,11 +11,11 @@ import random
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
-    QSizePolicy, QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget,
+    QSizePolicy, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from engine import images, jobs
@@ -26,6 +26,7 @@ from engine.transfer import Progress
 from gui.worker import WorkerHost, describe
 from gui.about import show_about
 from gui.clipboard import copy_image, pasted_paths
+from gui.icons import glyph_icon
 from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
 from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job, warm_up_job
 from gui.layer_table import LookPanel
@@ -196,7 +197,6 @@ class MainWindow(QMainWindow):
         return layout
 
     def _build_actions(self) -> None:
-        icon = self.style().standardIcon
         self.open_action = self._action("&Open Content…", self.open_content_dialog, QKeySequence.Open)
         self.add_styles_action = self._action("&Add Style Images…", self.add_styles_dialog, "Ctrl+Shift+O")
         self.restore_action = self._action("&Restore Settings from Image…", self.restore_from_dialog)
@@ -205,10 +205,8 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action("&Quit", self.close, QKeySequence.Quit)
         self.start_action = self._action("&Start", self.start, "Ctrl+Return")
         self.start_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.start_action.setIcon(icon(QStyle.SP_MediaPlay))
         self.start_action.setToolTip("Start stylizing (Ctrl+Return)")
         self.stop_action = self._action("S&top", self.stop, "Esc")
-        self.stop_action.setIcon(icon(QStyle.SP_MediaStop))
         self.stop_action.setToolTip("Stop after the current iteration (Esc); the image so far can be saved")
         self.fit_action = self._action("&Fit in View", self.preview.view.zoom_fit, "Ctrl+0")
         self.actual_action = self._action("&Actual Pixels (1:1)", self.preview.view.zoom_actual, "Ctrl+1")
@@ -278,6 +276,7 @@ class MainWindow(QMainWindow):
         self.paste_action.setToolTip("Paste as the content photo, or as a style when the Style pane has the focus")
         self.paste_style_action = self._action("Paste as &Style", lambda: self.paste_image(as_style=True),
                                                "Ctrl+Shift+V")
+        self._paint_icons()
         self.show_folder_action = self._action("Show in &Folder", self.show_saved_in_folder)
         self.show_folder_action.setEnabled(False)
         self.about_action = self._action("&About Impasto", lambda: show_about(self, self.session.device))
@@ -301,6 +300,16 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.panels_action)
         self.menuBar().addMenu("&Help").addAction(self.about_action)
+
+    def _paint_icons(self) -> None:
+        """Start and Stop icons in the palette's text colour: legible on light and dark palettes."""
+        self.start_action.setIcon(glyph_icon("play", self.palette()))
+        self.stop_action.setIcon(glyph_icon("stop", self.palette()))
+
+    def changeEvent(self, event):
+        super().changeEvent(event)
+        if event.type() == QEvent.PaletteChange and hasattr(self, "start_action"):
+            self._paint_icons()
 
     def toggle_side_panels(self) -> None:
         """Tab (on the preview): the image alone in the Stylize tab, or the panels back."""

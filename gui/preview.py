@@ -90,15 +90,17 @@ class PreviewView(QGraphicsView):
         """"Before" and "After" on either side of the split line, at the top of the view."""
         if not self.divider.isVisible():
             return
-        line_x = self.mapFromScene(QPointF(self.divider.line().x1(), 0)).x()
+        line_top = self.mapFromScene(QPointF(self.divider.line().x1(), 0))
+        line_x = line_top.x()
         metrics = self.fontMetrics()
         pad = metrics.height() // 4
+        top = max(pad, line_top.y() + pad)  # on the image, or at the top of the view when scrolled
         painter.save()
         painter.resetTransform()
         for text, right_side in (("Before", False), ("After", True)):
             width = metrics.horizontalAdvance(text) + 2 * pad
             left = line_x + pad if right_side else line_x - pad - width
-            box = QRectF(left, pad, width, metrics.height() + pad)
+            box = QRectF(left, top, width, metrics.height() + pad)
             painter.fillRect(box, QColor(0, 0, 0, 150))
             painter.setPen(Qt.white)
             painter.drawText(box, Qt.AlignCenter, text)

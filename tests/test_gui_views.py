@@ -267,3 +267,18 @@ def test_status_line_belongs_to_the_visible_tab(window):
     assert window.statusBar().currentMessage() == ""
     window.tabs.setCurrentIndex(0)
     assert window.statusBar().currentMessage() == "more Stylize news"
+
+
+def test_run_icons_follow_the_palette_so_they_stay_legible_on_dark(window):
+    from PySide6.QtGui import QPalette
+
+    def centre_colour(action) -> QColor:
+        return action.icon().pixmap(16, 16).toImage().pixelColor(8, 8)
+
+    assert centre_colour(window.start_action) == window.palette().color(QPalette.ButtonText)
+    dark = QPalette(window.palette())
+    dark.setColor(QPalette.Window, QColor(40, 40, 40))
+    dark.setColor(QPalette.ButtonText, QColor(235, 235, 235))
+    window.setPalette(dark)
+    for action in (window.start_action, window.stop_action):
+        assert centre_colour(action) == QColor(235, 235, 235)
