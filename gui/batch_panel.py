@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QImage
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QImage, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
     QLineEdit, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget,
@@ -450,6 +450,11 @@ class BatchPanel(QWidget):
         """This tab's own status line (the window's status bar belongs to the Stylize tab)."""
         self.status_label.setText(text)
 
+    def changeEvent(self, event):
+        super().changeEvent(event)
+        if event.type() == QEvent.PaletteChange and hasattr(self, "summary_label"):
+            self._show_styles()  # a rich-text label keeps its link colour until its text is set again
+
     # ================================================================== compare
     def _on_selection(self) -> None:
         """A clicked row shows its photo against its result (the split line, Hold to compare);
@@ -575,8 +580,10 @@ class BatchPanel(QWidget):
         else:
             self.styles_label.setText("No style image: add one on the Stylize tab or with Styles…")
         self.tab_styles_button.setEnabled(self._styles is not None)
+        link = self.palette().color(QPalette.Link).name()
         self.summary_label.setText(
-            f"Settings from the Stylize tab: {settings_summary(settings)} — <a href=\"edit\">Edit…</a>"
+            f"Settings from the Stylize tab: {settings_summary(settings)} — "
+            f'<a href="edit" style="color: {link}">Edit…</a>'
         )
 
     # ================================================================== running

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QEvent, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
     QSizePolicy, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget,
@@ -252,7 +252,8 @@ class MainWindow(QMainWindow):
             panel = panel_class(self.session.settings, self)
             self.panels.append(panel)
             self.tabs.addTab(panel, title)
-        self.panels[0].edit_settings_requested.connect(lambda: self.tabs.setCurrentWidget(self.stylize_tab))
+            if hasattr(panel, "edit_settings_requested"):  # the Batch tab's "Edit…" beside its settings
+                panel.edit_settings_requested.connect(lambda: self.tabs.setCurrentWidget(self.stylize_tab))
 
     # ================================================================== view, edit and help
     def _build_view_actions(self) -> None:
@@ -276,16 +277,16 @@ class MainWindow(QMainWindow):
         self.paste_action.setToolTip("Paste as the content photo, or as a style when the Style pane has the focus")
         self.paste_style_action = self._action("Paste as &Style", lambda: self.paste_image(as_style=True),
                                                "Ctrl+Shift+V")
-        self._paint_icons()
         self.show_folder_action = self._action("Show in &Folder", self.show_saved_in_folder)
         self.show_folder_action.setEnabled(False)
         self.about_action = self._action("&About Impasto", lambda: show_about(self, self.session.device))
         self.about_action.setMenuRole(QAction.AboutRole)
-        self.show_folder_link = QLabel('<a href="#">Show in folder</a>')
+        self.show_folder_link = QLabel()
         self.show_folder_link.setToolTip("Open the folder of the file just saved")
         self.show_folder_link.linkActivated.connect(lambda _: self.show_saved_in_folder())
         self.show_folder_link.setVisible(False)
         self.statusBar().addPermanentWidget(self.show_folder_link)
+        self._paint_icons()
 
         menus = {menu.title(): menu for menu in (a.menu() for a in self.menuBar().actions()) if menu}
         file_menu, view_menu = menus["&File"], menus["&View"]
@@ -302,9 +303,12 @@ class MainWindow(QMainWindow):
         self.menuBar().addMenu("&Help").addAction(self.about_action)
 
     def _paint_icons(self) -> None:
-        """Start and Stop icons in the palette's text colour: legible on light and dark palettes."""
+        """Start and Stop icons in the palette's text colour: legible on light and dark palettes
+        (and the link, whose rich text keeps its colour until set again)."""
         self.start_action.setIcon(glyph_icon("play", self.palette()))
         self.stop_action.setIcon(glyph_icon("stop", self.palette()))
+        link = self.palette().color(QPalette.Link).name()
+        self.show_folder_link.setText(f'<a href="#" style="color: {link}">Show in folder</a>')
 
     def changeEvent(self, event):
         super().changeEvent(event)

@@ -341,7 +341,7 @@ class PreviewPanel(QWidget):
         self.fit_button.setChecked(self.view.fit_mode)
         device_zoom = zoom * self.devicePixelRatioF()
         self.actual_button.setChecked(not self.view.fit_mode and abs(device_zoom - 1) < 1e-6)
-        self.zoom_label.setText(f"{device_zoom:.0%}")
+        self.zoom_label.setText(f"{device_zoom:.0%}" if self.view.has_image() else "")
 
     def show_frame(self, image: QImage, text: str) -> None:
         self.view.set_after(image)

@@ -105,7 +105,7 @@ def stylize(app, window, images: Path) -> None:
 def batch(app, window, images: Path, out: Path) -> None:
     from engine.settings import TransferSettings
 
-    window.apply_settings(TransferSettings(size=192, start_size=96, iterations=12, device="cpu", seed=1),
+    window.apply_settings(TransferSettings(size=192, start_size=96, iterations=20, device="cpu", seed=1),
                           with_images=False)
     panel = window.panels[0]
     window.tabs.setCurrentWidget(panel)
