@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QEvent, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self._save_path: str | None = None
         self.session = Session(parent=self)
         self._stylize_status = ""
+        self._fitted_shown = False
         self.shutdown_clean: bool | None = None
         self._build_stylize_tab()
         self._build_actions()
@@ -270,7 +271,7 @@ class MainWindow(QMainWindow):
         self.panels_action.setShortcut(QKeySequence(Qt.Key_Tab))
         self.panels_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
         self.removeAction(self.panels_action)
-        view.setFocusPolicy(Qt.StrongFocus)
+        view.setFocusPolicy(Qt.ClickFocus)  # a click gives it the focus; tabbing through fields skips it
         view.addAction(self.panels_action)
         self.copy_action = self._action("&Copy Image", self.copy_shown_image, QKeySequence.Copy)
         self.paste_action = self._action("&Paste Image", self.paste_image, QKeySequence.Paste)
@@ -301,6 +302,12 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.panels_action)
         self.menuBar().addMenu("&Help").addAction(self.about_action)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if not self._fitted_shown:  # now the window manager's frame (title bar) is known too
+            self._fitted_shown = True
+            QTimer.singleShot(0, lambda: fit_to_screen(self))
 
     def _paint_icons(self) -> None:
         """Start and Stop icons in the palette's text colour: legible on light and dark palettes

@@ -282,3 +282,49 @@ def test_run_icons_follow_the_palette_so_they_stay_legible_on_dark(window):
     window.setPalette(dark)
     for action in (window.start_action, window.stop_action):
         assert centre_colour(action) == QColor(235, 235, 235)
+
+
+SCALED_CHECK = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from gui.app import make_application
+app = make_application()
+from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox
+from gui.main_window import MainWindow
+window = MainWindow()
+window.resize(1440, 900)
+window.show()
+clipped = []
+for index in range(window.tabs.count()):
+    window.tabs.setCurrentIndex(index)
+    for _ in range(20):
+        app.processEvents()
+    clipped += [window.tabs.tabText(index) + ": " + getattr(w, "text", lambda: type(w).__name__)()
+                for kind in (QAbstractButton, QAbstractSpinBox, QComboBox)
+                for w in window.tabs.currentWidget().findChildren(kind)
+                if w.isVisible() and w.width() < w.minimumSizeHint().width()]
+print(json.dumps({"ratio": window.devicePixelRatioF(), "size": window.size().toTuple(), "clipped": clipped,
+                  "screen": window.screen().availableGeometry().size().toTuple()}))
+window.close()
+"""
+
+
+def test_nothing_is_clipped_at_2x_scaling_on_a_1440_by_900_logical_screen(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    screen = tmp_path / "screen.json"  # a 2880×1800 pixel screen: 1440×900 at 2×
+    screen.write_text(json.dumps({"screens": [{"name": "big", "x": 0, "y": 0, "width": 2880, "height": 1800}]}))
+    env = dict(os.environ, QT_SCALE_FACTOR="2", QT_QPA_PLATFORM=f"offscreen:configfile={screen}",
+               IMPASTO_CONFIG_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", SCALED_CHECK, str(root)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["screen"] == [1440, 900] and report["ratio"] == 2.0
+    width, height = report["size"]
+    assert 1400 <= width <= 1440 and 860 <= height <= 900  # fitted, frame included
+    assert report["clipped"] == []
