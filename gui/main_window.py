@@ -330,7 +330,12 @@ class MainWindow(QMainWindow):
         self.panels_action.setChecked(hidden)
         self.tabs.setCurrentWidget(self.stylize_tab)
 
+    def _on_stylize_tab(self) -> bool:
+        return self.tabs.currentWidget() is self.stylize_tab
+
     def copy_shown_image(self) -> bool:
+        if not self._on_stylize_tab():  # the keys belong to the visible tab
+            return False
         if not copy_image(self.preview.view.shown_image()):
             self.show_status("Nothing to copy yet: the preview is empty")
             return False
@@ -340,6 +345,8 @@ class MainWindow(QMainWindow):
     def paste_image(self, as_style: bool | None = None) -> None:
         """An image from the clipboard as the content, or as a style (Paste as Style, or Paste
         while the Style pane has the focus)."""
+        if not self._on_stylize_tab():
+            return
         if as_style is None:
             focus = self.focusWidget()
             as_style = focus is not None and (focus is self.style_pane or self.style_pane.isAncestorOf(focus))
@@ -348,7 +355,6 @@ class MainWindow(QMainWindow):
         except ImpastoError as exc:
             self.show_status(str(exc))
             return
-        self.tabs.setCurrentWidget(self.stylize_tab)
         if as_style:
             self.add_styles(paths)
         else:

@@ -168,6 +168,18 @@ def test_paste_files_copied_in_a_file_manager_and_paste_as_style(window, picture
     assert window.style_pane.paths() == [str(pictures[1])]
 
 
+def test_copy_and_paste_act_only_on_the_stylize_tab(window, compared, pictures):
+    QGuiApplication.clipboard().clear()
+    window.tabs.setCurrentIndex(1)
+    window.copy_action.trigger()
+    assert QGuiApplication.clipboard().image().isNull()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(pictures[0]))])
+    QGuiApplication.clipboard().setMimeData(mime)
+    window.paste_action.trigger()
+    assert window.content_pane.path == "" and window.tabs.currentIndex() == 1
+
+
 def test_paste_without_an_image_says_so_and_changes_nothing(window):
     QGuiApplication.clipboard().setText("just words")
     window.paste_action.trigger()
