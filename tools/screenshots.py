@@ -15,6 +15,7 @@ Settings and remembered state go to a temporary folder: your own are neither rea
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -136,7 +137,12 @@ def main(argv=None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="impasto-screenshots-"))
     os.environ["IMPASTO_CONFIG_DIR"] = str(scratch / "config")
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        # a screen a little larger than the window: the window fits itself to the screen it is on
+        screen = scratch / "screen.json"
+        screen.write_text(json.dumps({"screens": [
+            {"name": "shots", "x": 0, "y": 0, "width": int(width) + 40, "height": int(height) + 40}
+        ]}))
+        os.environ.setdefault("QT_QPA_PLATFORM", f"offscreen:configfile={screen}")
     sys.path.insert(0, str(ROOT))
     from gui.app import make_application
 
