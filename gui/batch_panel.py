@@ -13,21 +13,23 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QImage, QPixmap
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QImage, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
-    QLineEdit, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget,
+    QLineEdit, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget,
 )
 
 from engine import images
 from engine.batch import (
-    DEFAULT_EXTENSION, DEFAULT_TEMPLATE, DONE, FAILED, RUNNING, SKIPPED, TEMPLATE_FIELDS, BatchItem, BatchOptions,
-    BatchPlan, BatchProgress, BatchSummary, PauseGate, plan_batch, run_batch, style_label,
+    DEFAULT_EXTENSION, DEFAULT_TEMPLATE, DONE, FAILED, RUNNING, SKIPPED, TEMPLATE_FIELDS, WAITING, BatchItem,
+    BatchOptions, BatchPlan, BatchProgress, BatchSummary, PauseGate, plan_batch, run_batch, style_label,
 )
 from engine.errors import ImpastoError
 from engine.settings import TransferSettings
 from engine.timing import format_duration, time_left
+from gui.batch_views import ImageLoader, settings_summary
+from gui.preview import PreviewPanel
 from gui.worker import WorkerHost, describe
 from gui.state import open_store
 
@@ -35,6 +37,8 @@ FORMATS = (("PNG", "png"), ("JPEG", "jpg"), ("TIFF", "tif"), ("WebP", "webp"), (
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{suffix}" for suffix in images.IMAGE_SUFFIXES))
 STATE_COLOURS = {FAILED: QColor(200, 60, 50), DONE: QColor(60, 150, 80), RUNNING: QColor(50, 120, 210)}
 BAR_STEPS = 1000
+THUMB = 40  # logical pixels, the long side of a queue thumbnail
+COMPARE_BOX = 1024  # the long side an input/output comparison is read at
 
 
 @dataclasses.dataclass
@@ -54,6 +58,10 @@ class BatchQueueModel(QAbstractTableModel):
         self._items: list[BatchItem] = []
         self._rows: dict[int, int] = {}  # BatchItem.index -> row
         self._output_dir = ""
+        self.thumb_ratio = 1.0  # the view's device pixel ratio: thumbnails sharp on high-DPI screens
+        self._thumbs: dict[str, QImage | None] = {}  # input path -> thumbnail (None: being read)
+        self.loader = ImageLoader(self)
+        self.loader.loaded.connect(self._thumb_loaded)
 
     # --- content -------------------------------------------------------------------------
     def set_items(self, items: list[BatchItem], output_dir: str = "") -> None:
@@ -103,7 +111,25 @@ class BatchQueueModel(QAbstractTableModel):
             return (item.source, item.output, item.state, item.reason or self._details(item))[column]
         if role == Qt.ForegroundRole and column >= 2:
             return STATE_COLOURS.get(item.state)
+        if role == Qt.DecorationRole and column == 0:
+            return self._thumbnail(item.source)
         return None
+
+    # --- thumbnails, read when a row is first painted ---------------------------------------
+    def _thumbnail(self, source: str) -> QImage | None:
+        if source not in self._thumbs:
+            self._thumbs[source] = None
+            self.loader.request(source, source, round(THUMB * self.thumb_ratio))
+        return self._thumbs[source]
+
+    def _thumb_loaded(self, source, image: QImage) -> None:
+        if image.isNull():
+            return  # unreadable: its row says why
+        image.setDevicePixelRatio(max(1.0, self.thumb_ratio))
+        self._thumbs[source] = image
+        for row, item in enumerate(self._items):
+            if item.source == source:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, 0), [Qt.DecorationRole])
 
     def _output_text(self, item: BatchItem) -> str:
         if not item.output:
@@ -125,6 +151,7 @@ class BatchPanel(QWidget):
 
     run_finished = Signal(object)  # BatchSummary, or the error line when the batch stopped
     planned = Signal()
+    edit_settings_requested = Signal()  # "Edit…" beside the inherited settings: show the Stylize tab
 
     def __init__(self, settings_source: Callable[[], TransferSettings], parent=None):
         super().__init__(parent)
@@ -133,6 +160,9 @@ class BatchPanel(QWidget):
         self._styles: list[str] | None = None  # None: the Stylize tab's styles
         self._gate = PauseGate()
         self._running = False
+        self._redo: list[str] = []
+        self._live = True  # the preview follows the running image (until a finished row is clicked)
+        self._compare_row = -1
         self.store = open_store()
         self.host = WorkerHost(self)
         self.model = BatchQueueModel(self)
@@ -160,6 +190,11 @@ class BatchPanel(QWidget):
         inputs_row.addWidget(self.styles_label, 1)
         inputs_row.addWidget(self.styles_button)
         inputs_row.addWidget(self.tab_styles_button)
+        self.summary_label = QLabel()
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextFormat(Qt.RichText)
+        self.summary_label.setToolTip("Every image of the batch is made with the Stylize tab's settings")
+        self.summary_label.linkActivated.connect(lambda _: self.edit_settings_requested.emit())
 
         self.output_edit = QLineEdit()
         self.output_edit.setPlaceholderText("Folder for the results (created if needed)")
@@ -201,18 +236,23 @@ class BatchPanel(QWidget):
         self.queue_view.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.queue_view.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.queue_view.verticalHeader().setVisible(False)
+        self.queue_view.setIconSize(QSize(THUMB, THUMB))
+        self.queue_view.verticalHeader().setDefaultSectionSize(THUMB + 4)
+        self.model.thumb_ratio = self.devicePixelRatioF()
         header = self.queue_view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.Interactive)
         header.setStretchLastSection(True)
         header.setMinimumSectionSize(self.fontMetrics().horizontalAdvance("skipped") + 24)
-        self.preview_label = QLabel("The image being stylized shows here")
-        self.preview_label.setAlignment(Qt.AlignCenter)
-        self.preview_label.setMinimumSize(200, 200)
-        self.preview_label.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self._frame: QImage | None = None
+        self.preview = PreviewPanel()
+        self.preview.view.placeholder = (
+            "The image being stylized shows here.\n\nClick a row to compare its photo with its result."
+        )
+        self.preview.setMinimumSize(200, 200)
+        self.compare_loader = ImageLoader(self)
+        self.compare_loader.loaded.connect(self._compare_loaded)
         splitter = QSplitter()
         splitter.addWidget(self.queue_view)
-        splitter.addWidget(self.preview_label)
+        splitter.addWidget(self.preview)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
 
@@ -223,15 +263,20 @@ class BatchPanel(QWidget):
         self.start_button = QPushButton("Start batch")
         self.pause_button = QPushButton("Pause")
         self.cancel_button = QPushButton("Cancel")
+        self.redo_button = QPushButton("Redo selected")
+        self.redo_button.setToolTip(
+            "Make the selected images again, replacing their earlier results (and do what is left to do)"
+        )
         self.status_label = QLabel("Drop images or folders here, or use Add.")
         self.status_label.setWordWrap(True)
         buttons = QHBoxLayout()
-        for widget in (self.start_button, self.pause_button, self.cancel_button):
+        for widget in (self.start_button, self.pause_button, self.cancel_button, self.redo_button):
             buttons.addWidget(widget)
         buttons.addWidget(self.status_label, 1)
 
         layout = QVBoxLayout(self)
         layout.addLayout(inputs_row)
+        layout.addWidget(self.summary_label)
         layout.addLayout(form)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.item_label)
@@ -256,6 +301,8 @@ class BatchPanel(QWidget):
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self.toggle_pause)
         self.cancel_button.clicked.connect(self.cancel)
+        self.redo_button.clicked.connect(self.redo_selected)
+        self.queue_view.selectionModel().selectionChanged.connect(self._on_selection)
         self.host.partial.connect(self._on_partial)
         self.host.progress.connect(self._on_progress)
         self.host.preview.connect(self._on_preview)
@@ -327,7 +374,8 @@ class BatchPanel(QWidget):
             quality=self.quality_spin.value(),
         )
 
-    def start(self) -> bool:
+    def start(self, redo: list[str] | None = None) -> bool:
+        """Run the queue; ``redo``: inputs to make again over their earlier results."""
         if self._running or not self._inputs:
             return False
         try:
@@ -339,11 +387,30 @@ class BatchPanel(QWidget):
         self._plan_timer.stop()
         self._remember()
         self._gate = PauseGate()
-        self.host.submit(_run_job(list(self._inputs), settings, options, self._gate))
+        self.host.submit(_run_job(list(self._inputs), settings, options, self._gate, redo or []))
         self._set_running(True)
         self._reset_progress()
         self.show_status("Loading the network and the style images…")
         return True
+
+    def selected_items(self) -> list[BatchItem]:
+        rows = sorted({index.row() for index in self.queue_view.selectionModel().selectedRows()})
+        return [self.model.item(row) for row in rows]
+
+    def redo_selected(self) -> bool:
+        """Make the selected images again, after asking: their earlier results are replaced."""
+        sources = [item.source for item in self.selected_items() if item.output]
+        if self._running or not sources:
+            return False
+        names = ", ".join(Path(source).name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
+        answer = QMessageBox.question(
+            self, "Redo selected images?",
+            f"Make {len(sources)} image(s) again ({names})?\n\nTheir earlier results in the output "
+            "folder are replaced.",
+        )
+        if answer != QMessageBox.Yes:
+            return False
+        return self.start(redo=sources)
 
     def toggle_pause(self) -> None:
         if not self._running:
@@ -375,10 +442,53 @@ class BatchPanel(QWidget):
         self._remember()
         self._gate.resume()
         self._running = False
+        self.model.loader.wait()
+        self.compare_loader.wait()
         return self.host.shutdown()
 
     def show_status(self, text: str) -> None:
+        """This tab's own status line (the window's status bar belongs to the Stylize tab)."""
         self.status_label.setText(text)
+
+    def changeEvent(self, event):
+        super().changeEvent(event)
+        if event.type() == QEvent.PaletteChange and hasattr(self, "summary_label"):
+            self._show_styles()  # a rich-text label keeps its link colour until its text is set again
+
+    # ================================================================== compare
+    def _on_selection(self) -> None:
+        """A clicked row shows its photo against its result (the split line, Hold to compare);
+        the running image's row, or no row, follows the run."""
+        self._update_controls()
+        items = self.selected_items()
+        if len(items) != 1:
+            return
+        item = items[0]
+        self._live = item.state == RUNNING
+        if self._live:
+            return
+        self._compare_row = self.model.row_of(item.index)
+        view = self.preview.view
+        view.clear()
+        self.preview.info.setText(f"{item.name}: reading…")
+        self.compare_loader.request(("before", item.index), item.source, COMPARE_BOX)
+        if item.output and Path(item.output).is_file():
+            self.compare_loader.request(("after", item.index), item.output, COMPARE_BOX)
+
+    def _compare_loaded(self, key, image: QImage) -> None:
+        side, index = key
+        if self._live or self.model.row_of(index) != self._compare_row or image.isNull():
+            return
+        item = self.model.item(self._compare_row)
+        if side == "before":
+            self.preview.show_content(image)
+            done = item.output and Path(item.output).is_file()
+            self.preview.info.setText(
+                f"{item.name} → {Path(item.output).name}: drag the line to compare" if done
+                else f"{item.name}: not made yet ({item.state})"
+            )
+        else:
+            self.preview.view.set_after(image)
 
     # ================================================================== drops and dialogs
     def dragEnterEvent(self, event):
@@ -470,6 +580,11 @@ class BatchPanel(QWidget):
         else:
             self.styles_label.setText("No style image: add one on the Stylize tab or with Styles…")
         self.tab_styles_button.setEnabled(self._styles is not None)
+        link = self.palette().color(QPalette.Link).name()
+        self.summary_label.setText(
+            f"Settings from the Stylize tab: {settings_summary(settings)} — "
+            f'<a href="edit" style="color: {link}">Edit…</a>'
+        )
 
     # ================================================================== running
     def _on_partial(self, payload) -> None:
@@ -478,9 +593,8 @@ class BatchPanel(QWidget):
         elif isinstance(payload, BatchItem):
             row = self.model.update_item(payload)
             if payload.state == RUNNING and row >= 0:
-                self._frame = None
-                self.preview_label.clear()
                 self.queue_view.scrollTo(self.model.index(row, 0))
+                self._follow_run(payload)
                 if not self._gate.paused:
                     self.show_status(f"Stylizing {payload.name}…")
 
@@ -497,20 +611,18 @@ class BatchPanel(QWidget):
         )
         self.overall_label.setText(f"Batch: {time_left(progress.eta)}")
 
+    def _follow_run(self, item: BatchItem) -> None:
+        """A new image started: the preview shows it unless a finished row is being compared."""
+        selected = self.selected_items()
+        self._live = not selected or all(s.state in (RUNNING, WAITING) for s in selected)
+        if self._live:
+            self._compare_row = -1
+            self.preview.view.clear()
+            self.preview.info.setText(f"{item.name}: starting…")
+
     def _on_preview(self, frame: QImage, progress) -> None:
-        self._frame = frame
-        self._show_frame()
-
-    def resizeEvent(self, event):
-        super().resizeEvent(event)
-        self._show_frame()
-
-    def _show_frame(self) -> None:
-        if self._frame is not None and not self._frame.isNull():
-            pixmap = QPixmap.fromImage(self._frame)
-            self.preview_label.setPixmap(
-                pixmap.scaled(self.preview_label.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation)
-            )
+        if self._live:
+            self.preview.show_frame(frame, f"{progress.name} · {frame.width()}×{frame.height()} px")
 
     def _on_finished(self, result) -> None:
         if isinstance(result, BatchPlan):
@@ -550,6 +662,8 @@ class BatchPanel(QWidget):
         self.pause_button.setEnabled(self._running)
         self.pause_button.setText("Resume" if self.paused else "Pause")
         self.cancel_button.setEnabled(self._running)
+        has_selection = self.queue_view.selectionModel().hasSelection()
+        self.redo_button.setEnabled(idle and has_selection)
 
     def _reset_progress(self) -> None:
         self.item_bar.setValue(0)
@@ -584,14 +698,15 @@ class BatchPanel(QWidget):
         store.sync()
 
 
-def _run_job(inputs: list[str], settings: TransferSettings, options: BatchOptions, gate: PauseGate):
+def _run_job(inputs: list[str], settings: TransferSettings, options: BatchOptions, gate: PauseGate,
+             redo: list[str]):
     """The worker job: plan (the queue as the run sees it), then run with pause and stop."""
 
     def job(task) -> BatchSummary:
         return run_batch(
             inputs, settings, options,
             on_plan=lambda plan: task.emit(PlanEvent([dataclasses.replace(item) for item in plan.items])),
-            on_item=task.emit, on_progress=task.report, should_stop=task.should_stop, pause=gate,
+            on_item=task.emit, on_progress=task.report, should_stop=task.should_stop, pause=gate, redo=redo,
         )
 
     return job

@@ -148,6 +148,9 @@ class ExplorerPanel(QWidget):
         self.mode_combo.currentIndexChanged.connect(self._on_mode_changed)
         self.layer_combo = QComboBox()
         self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
+        for combo in (self.mode_combo, self.layer_combo):  # long titles must not widen the window
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         self.channel_spin = QSpinBox()
         self.channel_spin.setMinimum(-1)
         self.channel_spin.setSpecialValueText("strongest")

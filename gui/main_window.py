@@ -11,11 +11,11 @@ import random
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
-    QSizePolicy, QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget,
+    QSizePolicy, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from engine import images, jobs
@@ -24,12 +24,17 @@ from engine.settings import RUN_KEY, TransferSettings
 from engine.timing import format_duration, time_left
 from engine.transfer import Progress
 from gui.worker import WorkerHost, describe
+from gui.about import show_about
+from gui.clipboard import copy_image, pasted_paths
+from gui.icons import glyph_icon
 from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
 from gui.estimate import Estimator, Speeds, draft_settings, megapixel_iterations, resolve
 from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job, warm_up_job
 from gui.layer_table import LookPanel
 from gui.look_history import LookHistory
 from gui.preview import PreviewPanel
+from gui.recent import recent_labels
+from gui.screens import fit_to_screen
 from gui.session import Session
 from gui.settings_panel import SettingsPanel
 from gui.state import AppState
@@ -82,16 +87,20 @@ class MainWindow(QMainWindow):
         self._drafting = False  # the run in progress is a Draft
         self.estimator = Estimator(Speeds(self.state.store))  # the time beside Start
         self._done_fraction = 0.0  # of the running job's work, from its last progress report
+        self._stylize_status = ""
+        self._fitted_shown = False
         self.shutdown_clean: bool | None = None
         self._build_stylize_tab()
         self._build_actions()
         self._build_menus()
+        self._build_view_actions()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.stylize_tab, "Stylize")
         self.setCentralWidget(self.tabs)
         self._add_panels()
         self.tabs.currentChanged.connect(self._update_run_actions)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self._connect_workers()
         self._restore()
         self.look_history.forget()  # what was restored is where undo stops
@@ -108,6 +117,8 @@ class MainWindow(QMainWindow):
         inputs_layout.addWidget(self.content_pane, 2)
         inputs_layout.addWidget(self.style_pane, 3)
         inputs.setMinimumWidth(210)
+        self.inputs_panel = inputs
+        self.style_pane.setFocusPolicy(Qt.ClickFocus)  # so Paste knows a click chose the style pane
 
         self.preview = PreviewPanel()
         self.preview.view.setAcceptDrops(False)  # drops on the preview go to the window
@@ -140,6 +151,7 @@ class MainWindow(QMainWindow):
         scroll.setFrameShape(QScrollArea.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self.controls_panel = scroll
 
         self.splitter = QSplitter(Qt.Horizontal)
         for index, widget in enumerate((inputs, centre, scroll)):
@@ -217,7 +229,6 @@ class MainWindow(QMainWindow):
         return layout
 
     def _build_actions(self) -> None:
-        icon = self.style().standardIcon
         self.open_action = self._action("&Open Content…", self.open_content_dialog, QKeySequence.Open)
         self.add_styles_action = self._action("&Add Style Images…", self.add_styles_dialog, "Ctrl+Shift+O")
         self.restore_action = self._action("&Restore Settings from Image…", self.restore_from_dialog)
@@ -228,14 +239,11 @@ class MainWindow(QMainWindow):
         self.start_action = self._action("&Start Final Run", self.start_current_tab, "Ctrl+Return")
         self.start_action.setIconText("Final")  # the button beside Draft
         self.start_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.start_action.setIcon(icon(QStyle.SP_MediaPlay))
         self.start_action.setToolTip("Start the final run at the output size (Ctrl+Return)")
         self.draft_action = self._action("Start &Draft", lambda: self.start(draft=True), "Ctrl+Shift+Return")
         self.draft_action.setIconText("Draft")
-        self.draft_action.setIcon(icon(QStyle.SP_MediaSeekForward))
         self.draft_action.setToolTip("A small, fast run of the same look to judge it (Ctrl+Shift+Return)")
         self.stop_action = self._action("S&top", self.stop_current_tab, "Esc")
-        self.stop_action.setIcon(icon(QStyle.SP_MediaStop))
         self.stop_action.setToolTip("Stop after the current iteration (Esc); the image so far can be saved")
         self.fit_action = self._action("&Fit in View", self.preview.view.zoom_fit, "Ctrl+0")
         self.actual_action = self._action("&Actual Pixels (1:1)", self.preview.view.zoom_actual, "Ctrl+1")
@@ -294,6 +302,119 @@ class MainWindow(QMainWindow):
             panel = panel_class(self.session.settings, self)
             self.panels.append(panel)
             self.tabs.addTab(panel, title)
+            if hasattr(panel, "edit_settings_requested"):  # the Batch tab's "Edit…" beside its settings
+                panel.edit_settings_requested.connect(lambda: self.tabs.setCurrentWidget(self.stylize_tab))
+
+    # ================================================================== view, edit and help
+    def _build_view_actions(self) -> None:
+        """Zoom keys, hiding the side panels, copy/paste of images, Show in Folder and About."""
+        view = self.preview.view
+        self.zoom_in_action = self._action("Zoom &In", lambda: view.zoom_step(1), QKeySequence.ZoomIn)
+        self.zoom_in_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
+        self.zoom_out_action = self._action("Zoom &Out", lambda: view.zoom_step(-1), QKeySequence.ZoomOut)
+        self.zoom_out_action.setShortcuts([QKeySequence("Ctrl+-")])
+        # Tab hides the panels only while the preview has the focus (click the image): elsewhere
+        # it keeps moving between fields, as keyboard users expect
+        self.panels_action = self._action("Hide Side &Panels", self.toggle_side_panels)
+        self.panels_action.setCheckable(True)
+        self.panels_action.setShortcut(QKeySequence(Qt.Key_Tab))
+        self.panels_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        self.removeAction(self.panels_action)
+        view.setFocusPolicy(Qt.ClickFocus)  # a click gives it the focus; tabbing through fields skips it
+        view.addAction(self.panels_action)
+        self.copy_action = self._action("&Copy Image", self.copy_shown_image, QKeySequence.Copy)
+        self.paste_action = self._action("&Paste Image", self.paste_image, QKeySequence.Paste)
+        self.paste_action.setToolTip("Paste as the content photo, or as a style when the Style pane has the focus")
+        self.paste_style_action = self._action("Paste as &Style", lambda: self.paste_image(as_style=True),
+                                               "Ctrl+Shift+V")
+        self.show_folder_action = self._action("Show in &Folder", self.show_saved_in_folder)
+        self.show_folder_action.setEnabled(False)
+        self.about_action = self._action("&About Impasto", lambda: show_about(self, self.session.device))
+        self.about_action.setMenuRole(QAction.AboutRole)
+        self.show_folder_link = QLabel()
+        self.show_folder_link.setToolTip("Open the folder of the file just saved")
+        self.show_folder_link.linkActivated.connect(lambda _: self.show_saved_in_folder())
+        self.show_folder_link.setVisible(False)
+        self.statusBar().addPermanentWidget(self.show_folder_link)
+        self._paint_icons()
+
+        menus = {menu.title(): menu for menu in (a.menu() for a in self.menuBar().actions()) if menu}
+        file_menu, view_menu = menus["&File"], menus["&View"]
+        file_menu.insertAction(self.quit_action, self.show_folder_action)
+        file_menu.insertSeparator(self.quit_action)
+        edit_menu = menus["&Edit"]  # Undo and Redo of look edits, then the images
+        edit_menu.addSeparator()
+        for action in (self.copy_action, self.paste_action, self.paste_style_action):
+            edit_menu.addAction(action)
+        view_menu.addAction(self.zoom_in_action)
+        view_menu.addAction(self.zoom_out_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.panels_action)
+        self.menuBar().addMenu("&Help").addAction(self.about_action)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if not self._fitted_shown:  # now the window manager's frame (title bar) is known too
+            self._fitted_shown = True
+            QTimer.singleShot(0, lambda: fit_to_screen(self))
+
+    def _paint_icons(self) -> None:
+        """Start and Stop icons in the palette's text colour: legible on light and dark palettes
+        (and the link, whose rich text keeps its colour until set again)."""
+        self.start_action.setIcon(glyph_icon("play", self.palette()))
+        self.draft_action.setIcon(glyph_icon("draft", self.palette()))
+        self.stop_action.setIcon(glyph_icon("stop", self.palette()))
+        link = self.palette().color(QPalette.Link).name()
+        self.show_folder_link.setText(f'<a href="#" style="color: {link}">Show in folder</a>')
+
+    def changeEvent(self, event):
+        super().changeEvent(event)
+        if event.type() == QEvent.PaletteChange and hasattr(self, "start_action"):
+            self._paint_icons()
+
+    def toggle_side_panels(self) -> None:
+        """Tab (on the preview): the image alone in the Stylize tab, or the panels back."""
+        hidden = self.inputs_panel.isVisible()
+        self.inputs_panel.setVisible(not hidden)
+        self.controls_panel.setVisible(not hidden)
+        self.panels_action.setChecked(hidden)
+        self.tabs.setCurrentWidget(self.stylize_tab)
+
+    def _on_stylize_tab(self) -> bool:
+        return self.tabs.currentWidget() is self.stylize_tab
+
+    def copy_shown_image(self) -> bool:
+        if not self._on_stylize_tab():  # the keys belong to the visible tab
+            return False
+        if not copy_image(self.preview.view.shown_image()):
+            self.show_status("Nothing to copy yet: the preview is empty")
+            return False
+        self.show_status("Image copied")
+        return True
+
+    def paste_image(self, as_style: bool | None = None) -> None:
+        """An image from the clipboard as the content, or as a style (Paste as Style, or Paste
+        while the Style pane has the focus)."""
+        if not self._on_stylize_tab():
+            return
+        if as_style is None:
+            focus = self.focusWidget()
+            as_style = focus is not None and (focus is self.style_pane or self.style_pane.isAncestorOf(focus))
+        try:
+            paths = pasted_paths()
+        except ImpastoError as exc:
+            self.show_status(str(exc))
+            return
+        if as_style:
+            self.add_styles(paths)
+        else:
+            self.load_content(paths[0])
+
+    def show_saved_in_folder(self) -> bool:
+        """Open the folder of the last saved file in the system's file manager."""
+        if not self._save_path:
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self._save_path).parent)))
 
     # ================================================================== settings
     def apply_settings(self, settings: TransferSettings, with_images: bool = True) -> None:
@@ -460,8 +581,8 @@ class MainWindow(QMainWindow):
             entries = [path for kind, path in recent if kind == role]
             if entries:
                 menu.addSection(title)
-            for path in entries:
-                action = menu.addAction(Path(path).name)
+            for path, label in zip(entries, recent_labels(entries)):
+                action = menu.addAction(label)
                 action.setToolTip(path)
                 action.setStatusTip(path)
                 action.triggered.connect(lambda checked=False, r=role, p=path: self.open_recent(r, p))
@@ -543,6 +664,8 @@ class MainWindow(QMainWindow):
         self.outcome = None
         self.unsaved = False
         self._save_path = None
+        self.show_folder_action.setEnabled(False)
+        self.show_folder_link.setVisible(False)
         self.preview.view.clear()
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat("Loading…")
@@ -722,12 +845,25 @@ class MainWindow(QMainWindow):
         self.state.set_save_suffix(".jpg" if saved.path.suffix.lower() == ".jpeg" else
                                    ".tif" if saved.path.suffix.lower() == ".tiff" else saved.path.suffix.lower())
         self.show_status(f"Saved {path}")
+        self.show_folder_action.setEnabled(True)
+        self.show_folder_link.setVisible(True)
         self.saved.emit(path)
 
     # ================================================================== messages
     def show_status(self, message: str, timeout_ms: int = STATUS_MS) -> None:
-        """Info for the user; 0 keeps it until the next message."""
-        self.statusBar().showMessage(message, timeout_ms)
+        """Info for the user about the Stylize tab; 0 keeps it until the next message. The other
+        tabs have their own status lines, so this one shows only while Stylize is visible."""
+        self._stylize_status = message if timeout_ms == 0 else ""
+        if not hasattr(self, "tabs") or self.tabs.currentWidget() is self.stylize_tab:
+            self.statusBar().showMessage(message, timeout_ms)
+
+    def _on_tab_changed(self) -> None:
+        on_stylize = self.tabs.currentWidget() is self.stylize_tab
+        if on_stylize and self._stylize_status:
+            self.statusBar().showMessage(self._stylize_status)
+        elif not on_stylize:
+            self.statusBar().clearMessage()
+        self.show_folder_link.setVisible(on_stylize and bool(self._save_path))
 
     def _warn(self, title: str, message: str) -> None:
         self.show_status(message.splitlines()[0])
@@ -738,6 +874,7 @@ class MainWindow(QMainWindow):
         geometry = self.state.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1320, 860)
+        fit_to_screen(self)
         window_state = self.state.window_state()
         if window_state is not None:
             self.restoreState(window_state)

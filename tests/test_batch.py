@@ -263,6 +263,25 @@ def test_changed_settings_or_missing_output_redo_items(tmp_path, settings):
     assert (summary.done, summary.skipped) == (1, 1) and (out / "b_waves.png").is_file()
 
 
+def test_redo_does_named_inputs_again_over_their_outputs(tmp_path, settings):
+    folder = tmp_path / "in"
+    picture(folder / "a.png")
+    picture(folder / "b.png", colour=(10, 120, 200))
+    out = tmp_path / "out"
+    run_batch([folder], settings, options(out))
+    first = read_manifest(out)["impasto_batch"]["items"]
+    os.utime(out / "a_waves.png", (0, 0))  # so a rewrite shows
+
+    plan = plan_batch([folder], settings, options(out), redo=[folder / "a.png"])
+    assert {name: item.state for name, item in by_name(plan.items).items()} == {"a.png": "waiting", "b.png": "skipped"}
+    summary = run_batch([folder], settings, options(out), redo=[str(folder / "a.png")])
+    assert (summary.done, summary.skipped) == (1, 1)
+    assert (out / "a_waves.png").stat().st_mtime > 0  # the same output, written again
+    assert sorted(p.name for p in out.glob("*.png")) == ["a_waves.png", "b_waves.png"]  # no a_waves-2
+    again = read_manifest(out)["impasto_batch"]["items"]
+    assert [e["output"] for e in again] == [e["output"] for e in first]
+
+
 def test_stop_mid_item_writes_nothing_and_rerun_resumes(tmp_path, settings):
     folder = tmp_path / "in"
     for name in ("a", "b", "c"):

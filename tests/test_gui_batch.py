@@ -93,7 +93,7 @@ def test_dropped_folder_runs_to_done(qtbot, make_panel, folder, settings, tmp_pa
     assert states(panel) == {"a.png": "done", "b.jpg": "done", "broken.png": "failed"}
     assert panel.model.index(0, 1).data() == "a_waves.png"
     assert (out / "a_waves.png").is_file() and (out / "b_waves.png").is_file()
-    assert previews and panel.preview_label.pixmap() is not None and not panel.preview_label.pixmap().isNull()
+    assert previews and panel.preview.view.after_image is not None
     assert panel.overall_bar.value() == panel.overall_bar.maximum()
     assert "2 done, 0 skipped, 1 failed" in panel.status_label.text()
 

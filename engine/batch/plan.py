@@ -39,11 +39,14 @@ class BatchPlan:
 
 
 
-def plan_batch(inputs: Iterable, settings: TransferSettings, options: BatchOptions) -> BatchPlan:
+def plan_batch(
+    inputs: Iterable, settings: TransferSettings, options: BatchOptions, redo: Iterable = ()
+) -> BatchPlan:
     """Scan ``inputs`` (files and folders), name every output and decide what is left to do.
 
     Reads the output folder's manifest but writes nothing. Items whose input cannot be read get
-    state "failed" with the reason; items done before with the same settings "skipped".
+    state "failed" with the reason; items done before with the same settings "skipped", except
+    the input files named in ``redo``: those are done again, over their earlier output.
     """
     settings, out = checked(inputs, settings, options)
     found, problems = scan_inputs(inputs, out, options.recursive)
@@ -55,8 +58,9 @@ def plan_batch(inputs: Iterable, settings: TransferSettings, options: BatchOptio
     # init image, a weights file), e.g. an earlier output now used as a style or init image
     input_keys = {path_key(path) for path in [*(source for source, _ in found), *settings.input_paths()]}
     _assign_outputs(items, manifest, out, input_keys)
+    redo_keys = {path_key(path) for path in redo}
     for item in items:
-        _initial_state(item, manifest, digest, settings)
+        _initial_state(item, manifest, digest, settings, redo=path_key(item.source) in redo_keys)
     for path, reason in problems:
         items.append(BatchItem(index=len(items) + 1, source=path, state=FAILED, reason=reason))
     return BatchPlan(settings, options, items, digest, created, manifest)
@@ -125,12 +129,14 @@ def _assign_outputs(items: list[BatchItem], manifest: Manifest, out: Path, input
         item.output = str(out / name)
 
 
-def _initial_state(item: BatchItem, manifest: Manifest, digest: str, settings: TransferSettings) -> None:
+def _initial_state(item: BatchItem, manifest: Manifest, digest: str, settings: TransferSettings,
+                   redo: bool = False) -> None:
     if item.state == FAILED:
         return
     entry = manifest.find(item.source, item.base)
     if (
-        entry is not None
+        not redo
+        and entry is not None
         and entry.get("state") == DONE
         and entry.get("settings_hash") == digest
         and entry.get("input_stamp") == item.stamp

@@ -64,6 +64,7 @@ def run_batch(
     should_stop: Callable[[], bool] | None = None,
     pause: PauseGate | None = None,
     stylizer: Stylizer | None = None,
+    redo: Iterable = (),
 ) -> BatchSummary:
     """Plan and run a batch with the output folder locked against a second batch.
 
@@ -71,6 +72,8 @@ def run_batch(
     ``on_progress`` after every iteration. ``should_stop()`` ends the run within one iteration:
     the current item is not written and stays to do. Raises BatchStopped when the batch cannot
     go on (full disk, output folder not writable), BatchError/SettingsError before it starts.
+    ``redo`` names input files to do again even when done with these settings (their earlier
+    output is replaced, atomically).
     """
     _, out = checked(inputs, settings, options)  # before anything is written
     try:
@@ -78,7 +81,7 @@ def run_batch(
     except OSError as exc:
         raise BatchError(f"Cannot create the output folder {out}: {exc.strerror or exc}.") from None
     with _folder_lock(out):
-        plan = plan_batch(inputs, settings, options)
+        plan = plan_batch(inputs, settings, options, redo)
         _remove_stale_temp_files(plan)
         if on_plan:
             on_plan(plan)
