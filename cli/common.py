@@ -83,10 +83,11 @@ def _layer_weights(text: str, option: str) -> dict[str, float]:
     return weights
 
 
-def settings_from_args(args, content: str = "", styles=()) -> TransferSettings:
+def settings_from_args(args, content: str = "", styles=(), base: TransferSettings | None = None) -> TransferSettings:
+    """``base`` (default: the defaults), then --settings, --preset and the options given."""
     from engine.settings import load_preset
 
-    settings = TransferSettings()
+    settings = base if base is not None else TransferSettings()
     if args.settings:
         try:
             with open(args.settings, encoding="utf-8") as file:
