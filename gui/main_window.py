@@ -14,18 +14,22 @@ from typing import Callable
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
+    QFileDialog, QGroupBox, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
     QSizePolicy, QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from engine import images, jobs
 from engine.errors import ImpastoError, OutOfMemoryError, SettingsError
+from engine.files import config_dir
 from engine.settings import TransferSettings
 from engine.timing import format_duration, time_left
 from engine.transfer import Progress
 from gui.worker import WorkerHost, describe
 from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
-from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job, warm_up_job
+from gui.film_strip import FilmStrip
+from gui.jobs import (
+    ContentFrame, RunOutcome, SavedFile, SnapshotFrame, continue_job, save_job, stylize_job, warm_up_job,
+)
 from gui.layer_table import LookPanel
 from gui.preview import PreviewPanel
 from gui.session import Session
@@ -74,6 +78,9 @@ class MainWindow(QMainWindow):
         self.panels: list[QWidget] = []
         self.outcome: RunOutcome | None = None
         self._save_path: str | None = None
+        self._saving_result = False  # the save in flight writes the run's result (not a snapshot)
+        self._last_frame: tuple | None = None  # the newest live frame and its caption
+        self.restored_result: str | None = None  # an Impasto image restored from, to continue
         self.session = Session(parent=self)
         self.shutdown_clean: bool | None = None
         self._build_stylize_tab()
@@ -104,6 +111,11 @@ class MainWindow(QMainWindow):
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
         centre_layout.addWidget(self.preview, 1)
+        self.film_strip = FilmStrip()
+        self.film_strip.chosen.connect(self.show_snapshot)
+        self.film_strip.live_requested.connect(self.show_live)
+        self.film_strip.continue_requested.connect(self.continue_run)
+        centre_layout.addWidget(self.film_strip)
         centre_layout.addLayout(self._build_run_bar())
 
         self.look_panel = LookPanel(self.session.settings)
@@ -200,6 +212,10 @@ class MainWindow(QMainWindow):
         self.stop_action = self._action("S&top", self.stop, "Esc")
         self.stop_action.setIcon(icon(QStyle.SP_MediaStop))
         self.stop_action.setToolTip("Stop after the current iteration (Esc); the image so far can be saved")
+        self.continue_action = self._action("&Continue", self.continue_run, "Ctrl+Shift+Return")
+        self.continue_action.setToolTip("Go on from the result (or the snapshot shown) at its size")
+        self.refine_action = self._action("&Refine to… px", self.refine)
+        self.refine_action.setToolTip("Carry the result (or the snapshot shown) on to a larger size")
         self.fit_action = self._action("&Fit in View", self.preview.view.zoom_fit, "Ctrl+0")
         self.actual_action = self._action("&Actual Pixels (1:1)", self.preview.view.zoom_actual, "Ctrl+1")
         self.start_button.setDefaultAction(self.start_action)
@@ -229,6 +245,9 @@ class MainWindow(QMainWindow):
         run_menu = bar.addMenu("&Run")
         run_menu.addAction(self.start_action)
         run_menu.addAction(self.stop_action)
+        run_menu.addSeparator()
+        run_menu.addAction(self.continue_action)
+        run_menu.addAction(self.refine_action)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.fit_action)
         view_menu.addAction(self.actual_action)
@@ -359,7 +378,8 @@ class MainWindow(QMainWindow):
         )
         if answer != QMessageBox.Yes:
             return False
-        self.restore_recipe(recipe, Path(path).name)
+        if self.restore_recipe(recipe, Path(path).name):
+            self.restored_result = path
         return True
 
     def restore_recipe(self, recipe: dict, source: str) -> bool:
@@ -400,7 +420,8 @@ class MainWindow(QMainWindow):
         if recipe is None:
             self._warn("Cannot restore settings", f"{Path(path).name} holds no Impasto settings.")
             return
-        self.restore_recipe(recipe, Path(path).name)
+        if self.restore_recipe(recipe, Path(path).name):
+            self.restored_result = path
 
     def _fill_recent_menu(self) -> None:
         menu = self.recent_menu
@@ -435,25 +456,39 @@ class MainWindow(QMainWindow):
     def start(self) -> bool:
         if self.host.busy:
             return False
-        settings = self.session.settings()
+        settings = self._run_settings()
+        if settings is None:
+            return False
+        self.state.save_settings(settings)
+        self._launch(stylize_job(settings), settings)
+        return True
+
+    def _run_settings(self) -> TransferSettings | None:
+        """The session's settings for a new run (a seed picked, the film strip's snapshot
+        interval), or None after saying why they cannot run."""
+        settings = self.session.settings().replace(snapshot_every=self.film_strip.snapshot_every())
         if settings.seed is None:  # "Random": pick one now so the recipe can reproduce the run
             settings = settings.replace(seed=random.randrange(2**31))
         try:
             settings.validate()
         except ImpastoError as exc:
             self.show_status(f"Cannot start: {exc}")
-            return False
-        self.state.save_settings(settings)
+            return None
+        return settings
+
+    def _launch(self, job, settings: TransferSettings) -> None:
         self.outcome = None
+        self.restored_result = None
+        self._last_frame = None
+        self.film_strip.start(settings.snapshot_memory_mb)
         self._save_path = None
         self.preview.view.clear()
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat("Loading…")
         self.loss_label.setText(" ")
-        self.host.submit(stylize_job(settings))
+        self.host.submit(job)
         self._set_running(True)
         self.show_status("Loading images and the network…", 0)
-        return True
 
     def stop(self) -> None:
         if self.host.busy:
@@ -497,12 +532,16 @@ class MainWindow(QMainWindow):
         self.loss_label.setText(loss_text(progress))
 
     def _on_preview(self, frame, progress: Progress) -> None:
-        self.preview.show_frame(frame, frame_text(progress))
+        self._last_frame = (frame, frame_text(progress))
+        if self.film_strip.current() is None:  # a snapshot the user picked stays in view
+            self.preview.show_frame(frame, frame_text(progress))
 
     def _on_partial(self, payload) -> None:
         if isinstance(payload, ContentFrame):
             self.preview.show_content(payload.image)
             self.show_status("Optimising… edits to the layer table, balance and smoothness steer the running job", 0)
+        elif isinstance(payload, SnapshotFrame):
+            self.film_strip.add(payload)
 
     def _on_finished(self, outcome) -> None:
         if isinstance(outcome, RunOutcome):
@@ -512,6 +551,7 @@ class MainWindow(QMainWindow):
             return
         result = outcome.result
         width, height = result.image.size
+        self.film_strip.forget_choice()
         self.preview.show_frame(outcome.image, f"Result · {width}×{height} px · {result.iterations} iterations")
         self.progress_bar.setFormat("Stopped at %p%" if result.stopped else "Done")
         if not result.stopped:
@@ -544,21 +584,100 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(running)
         has_result = self.outcome is not None
         self.save_action.setEnabled(has_result)
-        self.save_as_action.setEnabled(has_result)
+        self.save_as_action.setEnabled(has_result or self.film_strip.current() is not None)
+        self.continue_action.setEnabled(not running)
+        self.refine_action.setEnabled(not running)
+
+    # ================================================================== snapshots and continuing
+    def show_snapshot(self, frame: SnapshotFrame) -> None:
+        """Show a snapshot from the film strip (before/after and 1:1 work on it as on any frame);
+        Save As and Continue from here then act on it."""
+        width, height = frame.snapshot.image.size
+        self.preview.show_frame(frame.image, f"Snapshot · {width}×{height} px · iteration {frame.snapshot.iteration}")
+        self.save_as_action.setEnabled(True)
+
+    def show_live(self) -> None:
+        """Back from a snapshot to the run: its newest frame, or its result."""
+        self.film_strip.forget_choice()
+        if self.outcome is not None and not self.busy:
+            result = self.outcome.result
+            self.preview.show_frame(self.outcome.image, f"Result · {result.image.width}×{result.image.height} px")
+        elif self._last_frame is not None:
+            self.preview.show_frame(*self._last_frame)
+        self._set_running(self.busy)
+
+    def _shown_result(self) -> RunOutcome | None:
+        """What Save As writes: the snapshot shown, else the run's result."""
+        frame = self.film_strip.current()
+        if frame is not None:
+            return RunOutcome(frame.job_result(), frame.image)
+        return self.outcome
+
+    def _continue_source(self, frame: SnapshotFrame | None):
+        """(file to continue from, a result to write there first or None, size to go on to or
+        None for its own), or None when there is nothing to continue. A snapshot goes on to the
+        current output size (the rest of the run's schedule). A snapshot or an unsaved result is
+        written to the app's folder of continued pictures, so the lineage names a file."""
+        frame = frame or self.film_strip.current()
+        if frame is not None:
+            size = max(self.session.settings().size, *frame.snapshot.image.size)
+            return self._parent_file(frame.settings, frame.snapshot.iteration), frame.job_result(), size
+        if self.restored_result:
+            return self.restored_result, None, None
+        if self.outcome is not None:
+            if self._save_path:
+                return self._save_path, None, None
+            result = self.outcome.job
+            return self._parent_file(result.settings, result.result.iterations), result, None
+        return None
+
+    @staticmethod
+    def _parent_file(settings: TransferSettings, iteration: int) -> str:
+        stem = Path(settings.content).stem or "impasto"
+        return str(config_dir() / "continued" / f"{stem}_{iteration}_{random.randrange(16**8):08x}.png")
+
+    def continue_run(self, frame: SnapshotFrame | None = None, size: int | None = None) -> bool:
+        """A new run from ``frame`` (a snapshot), the snapshot shown, the Impasto image restored
+        from, or the last result, with the current settings, at ``size`` (default: its own)."""
+        if self.host.busy:
+            self.show_status("Stop the run first, then continue from the snapshot or result you pick")
+            return False
+        source = self._continue_source(frame)
+        if source is None:
+            self.show_status("Nothing to continue: run first, or drop an image Impasto made and restore its settings")
+            return False
+        settings = self._run_settings()
+        if settings is None:
+            return False
+        path, unsaved, own_size = source
+        self._launch(continue_job(settings, path, size or own_size, unsaved), settings)
+        return True
+
+    def refine(self, size: int | None = None) -> bool:
+        """Continue at a larger size, asked for unless given."""
+        if size is None:
+            size, accepted = QInputDialog.getInt(
+                self, "Refine to… px", "Long side of the refined picture, in pixels:",
+                max(self.session.settings().size * 2, 32), 16, 16384, 64,
+            )
+            if not accepted:
+                return False
+        return self.continue_run(size=size)
 
     # ================================================================== saving
     def save(self) -> None:
-        if self._save_path:
+        if self._save_path and self.film_strip.current() is None:
             self.save_to(self._save_path)
         else:
             self.save_as()
 
     def save_as(self) -> None:
-        if self.outcome is None:
+        shown = self._shown_result()
+        if shown is None:
             self.show_status("Nothing to save yet: start a run first")
             return
         suffix = self.state.save_suffix()
-        settings = self.outcome.result.settings
+        settings = shown.result.settings
         stem = Path(settings.content).stem or "impasto"
         if settings.styles:
             stem += f"-{Path(settings.styles[0]).stem}"
@@ -574,17 +693,20 @@ class MainWindow(QMainWindow):
         self.save_to(path)
 
     def save_to(self, path: str) -> bool:
-        """Write the last result to ``path`` in the worker (atomic, recipe embedded)."""
-        if self.outcome is None:
+        """Write the last result, or the snapshot shown, to ``path`` in the worker (atomic,
+        recipe embedded)."""
+        shown = self._shown_result()
+        if shown is None:
             self.show_status("Nothing to save yet: start a run first")
             return False
         quality = self.session.quality
         try:
-            jobs.guard_output(self.outcome.job.settings, path, quality)  # the job layer's one rule
+            jobs.guard_output(shown.job.settings, path, quality)  # the job layer's one rule
         except ImpastoError as exc:
             self._warn("Cannot save", str(exc))
             return False
-        self.io_host.submit(save_job(self.outcome, path, quality))
+        self._saving_result = shown is self.outcome
+        self.io_host.submit(save_job(shown, path, quality))
         self.show_status(f"Saving {Path(path).name}…")
         return True
 
@@ -592,7 +714,8 @@ class MainWindow(QMainWindow):
         if not isinstance(saved, SavedFile):
             return
         path = str(saved.path)
-        self._save_path = path
+        if self._saving_result:  # Save writes the result here again; a snapshot saved is a file apart
+            self._save_path = path
         self.state.set_last_folder("save", path)
         self.state.set_save_suffix(".jpg" if saved.path.suffix.lower() == ".jpeg" else
                                    ".tif" if saved.path.suffix.lower() == ".tiff" else saved.path.suffix.lower())
