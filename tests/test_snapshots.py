@@ -189,3 +189,56 @@ def test_continue_refuses_with_one_line_and_writes_nothing(inputs, parent, tmp_p
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
     assert {p.name: digest(p) for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+# --------------------------------------------------------------------------- batch refine
+
+
+@pytest.fixture
+def results(inputs, tmp_path):
+    """A folder of two 32 px results with recipes, and a plain picture without one."""
+    content, style = inputs
+    folder = tmp_path / "results"
+    for name in ("a.png", "b.png"):
+        assert main.cli(["stylize", str(content), str(style), "-o", str(folder / name), "--size", "32",
+                         "--start-size", "32", "--iterations", "2", "--device", "cpu"]) == 0
+    Image.new("RGB", (20, 20)).save(folder / "plain.png")
+    return folder
+
+
+def test_batch_refines_each_result_from_its_own_recipe_and_skips_those_done(results, tmp_path, capsys):
+    out = tmp_path / "prints"
+    argv = ["batch", str(results), "--refine-to", "48", "-o", str(out), "--iterations", "1"]
+    assert main.cli(argv) == 2  # plain.png failed; the others are done
+    err = capsys.readouterr().err
+    assert "plain.png holds no Impasto recipe" in err
+    assert sorted(p.name for p in out.glob("*.png")) == ["a.png", "b.png"]
+    for name in ("a.png", "b.png"):
+        recipe = images.read_recipe(out / name)
+        assert max(images.image_size(out / name)) == 48 and recipe["iterations"] == 1
+        assert recipe[PARENT_KEY]["sha256"] == digest(results / name)
+    made = {name: digest(out / name) for name in ("a.png", "b.png")}
+
+    assert main.cli(argv) == 2
+    assert "0 to do, 2 already done" in capsys.readouterr().err
+    assert {name: digest(out / name) for name in made} == made  # skipped, not redone
+
+
+def test_a_stopped_refine_batch_resumes_with_what_is_left(results, tmp_path):
+    from engine import batch
+
+    (results / "plain.png").unlink()
+    options = batch.BatchOptions(output_dir=str(tmp_path / "prints"), template=batch.REFINE_TEMPLATE)
+    done = []
+
+    def stop_after_the_first(item):
+        if item.state == batch.DONE:
+            done.append(item.name)
+
+    first = batch.run_refine([results], 48, {"iterations": 1}, options, on_item=stop_after_the_first,
+                             should_stop=lambda: bool(done))
+    assert first.interrupted and first.done == 1
+    second = batch.run_refine([results], 48, {"iterations": 1}, options)
+    assert (second.done, second.skipped, second.failed) == (1, 1, 0)
+    third = batch.plan_refine([results], 64, {"iterations": 1}, options)  # another size: all to do again
+    assert len(third.pending) == 2
