@@ -13,7 +13,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
-    QVBoxLayout, QWidget,
+    QToolButton, QVBoxLayout, QWidget,
 )
 
 from engine.snapshots import SnapshotKeeper
@@ -50,7 +50,7 @@ class FilmStrip(QWidget):
         self.live_button.setToolTip("Back from the snapshot shown to the run's newest picture")
         self.live_button.clicked.connect(self.live_requested)
         self.list.currentItemChanged.connect(lambda item, _: self.continue_button.setEnabled(item is not None))
-        header = QHBoxLayout()
+        header = self.header = QHBoxLayout()
         header.addWidget(QLabel("Snapshots every"))
         header.addWidget(self.every)
         header.addWidget(QLabel("iterations"))
@@ -61,6 +61,13 @@ class FilmStrip(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
         layout.addWidget(self.list)
+
+    def add_buttons(self, *actions) -> None:
+        """Buttons for the window's own actions (Continue, Refine to… px) at the header's end."""
+        for action in actions:
+            button = QToolButton()
+            button.setDefaultAction(action)
+            self.header.addWidget(button)
 
     def snapshot_every(self) -> int:
         """The next run's ``snapshot_every``."""

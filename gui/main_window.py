@@ -216,6 +216,7 @@ class MainWindow(QMainWindow):
         self.continue_action.setToolTip("Go on from the result (or the snapshot shown) at its size")
         self.refine_action = self._action("&Refine to… px", self.refine)
         self.refine_action.setToolTip("Carry the result (or the snapshot shown) on to a larger size")
+        self.film_strip.add_buttons(self.continue_action, self.refine_action)
         self.fit_action = self._action("&Fit in View", self.preview.view.zoom_fit, "Ctrl+0")
         self.actual_action = self._action("&Actual Pixels (1:1)", self.preview.view.zoom_actual, "Ctrl+1")
         self.start_button.setDefaultAction(self.start_action)
@@ -268,6 +269,9 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings: TransferSettings, with_images: bool = True) -> None:
         """Put ``settings`` in the session (every widget shows it); with ``with_images``, also its
         content and styles (those whose files still exist)."""
+        if settings.snapshot_every:  # the film strip holds the interval; the session (so the Batch tab) none
+            self.film_strip.every.setValue(settings.snapshot_every)
+            settings = settings.replace(snapshot_every=0)
         self.session.load(settings)
         self.look_panel.load(self.session.settings())
         self.settings_panel.load(self.session.settings())

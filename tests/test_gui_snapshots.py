@@ -93,3 +93,11 @@ def test_refine_after_a_run_and_continue_a_dropped_result(window, pictures, qtbo
 def test_nothing_to_continue_says_so(window):
     assert not window.continue_run()
     assert "Nothing to continue" in window.statusBar().currentMessage()
+
+
+def test_a_restored_snapshot_interval_goes_to_the_film_strip_not_to_the_batch_tab(window):
+    from engine.settings import TransferSettings
+
+    window.apply_settings(TransferSettings(snapshot_every=7), with_images=False)
+    assert window.film_strip.snapshot_every() == 7
+    assert window.session.settings().snapshot_every == 0  # what the Batch and Explorer tabs start from
