@@ -215,6 +215,7 @@ class MainWindow(QMainWindow):
         self.continue_action = self._action("&Continue", self.continue_run, "Ctrl+Shift+Return")
         self.continue_action.setToolTip("Go on from the result (or the snapshot shown) at its size")
         self.refine_action = self._action("&Refine to… px", self.refine)
+        self.refine_action.setIconText("Refine to… px")  # a button's text would otherwise lose the "…"
         self.refine_action.setToolTip("Carry the result (or the snapshot shown) on to a larger size")
         self.film_strip.add_buttons(self.continue_action, self.refine_action)
         self.fit_action = self._action("&Fit in View", self.preview.view.zoom_fit, "Ctrl+0")
