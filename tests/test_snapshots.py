@@ -223,6 +223,11 @@ def test_batch_refines_each_result_from_its_own_recipe_and_skips_those_done(resu
     assert "0 to do, 2 already done" in capsys.readouterr().err
     assert {name: digest(out / name) for name in made} == made  # skipped, not redone
 
+    named = ["batch", str(results), "--refine-to", "48", "-o", str(tmp_path / "other"), "--dry-run",
+             "--template", "{stem}_{style}.{ext}"]
+    assert main.cli(named) == 0
+    assert "a_paint.png" in capsys.readouterr().out  # {style}: from each result's own recipe
+
 
 def test_a_stopped_refine_batch_resumes_with_what_is_left(results, tmp_path):
     from engine import batch

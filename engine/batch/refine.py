@@ -47,20 +47,20 @@ def plan_refine(inputs: Iterable, size: int, overrides: dict, options: BatchOpti
     manifest = Manifest.load(out)
     created = manifest.created or now()
     digest = settings_hash(request, options.quality)
-    items = _named_items(found, request, options, created[:10])
-    parents = {}
+    items, parents = [], {}
     input_keys = {path_key(source) for source, _ in found}
-    for item in items:
-        if item.state == FAILED:
-            continue
+    for index, (source, folder) in enumerate(found, 1):
         try:
-            parent = continuation.read_parent(item.source)
+            parent = continuation.read_parent(source)
             settings = continuation.continued(parent, parent.settings.replace(**overrides), size)
             continuation.check_inputs(parent, settings)
         except ImpastoError as exc:
-            item.state, item.reason, item.error = FAILED, str(exc), exc
+            items.append(BatchItem(index=index, source=str(source), state=FAILED, reason=str(exc), error=exc))
             continue
-        parents[item.index] = (parent, settings)
+        # named as a stylize batch names it, {style} from the result's own recipe
+        items += _named_items([(source, folder)], settings, options, created[:10])
+        items[-1].index = index
+        parents[index] = (parent, settings)
         input_keys.update(path_key(path) for path in settings.input_paths())  # no output over a photo or style
     _assign_outputs(items, manifest, out, input_keys)
     for item in items:
