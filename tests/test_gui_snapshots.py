@@ -101,3 +101,34 @@ def test_a_restored_snapshot_interval_goes_to_the_film_strip_not_to_the_batch_ta
     window.apply_settings(TransferSettings(snapshot_every=7), with_images=False)
     assert window.film_strip.snapshot_every() == 7
     assert window.session.settings().snapshot_every == 0  # what the Batch and Explorer tabs start from
+
+
+def test_the_batch_tab_refines_a_folder_of_results_each_from_its_recipe(qtbot, pictures, tmp_path):
+    import main
+    from gui.batch_panel import BatchPanel
+    from engine.settings import TransferSettings
+
+    content, style = pictures
+    results = tmp_path / "results"
+    for name in ("a.png", "b.png"):
+        assert main.cli(["stylize", str(content), str(style), "-o", str(results / name), "--size", "32",
+                         "--start-size", "32", "--iterations", "2", "--device", "cpu"]) == 0
+    panel = BatchPanel(lambda: TransferSettings(device="cpu"))  # the Stylize tab has no styles: not needed
+    qtbot.addWidget(panel)
+    panel.output_edit.setText(str(tmp_path / "prints"))
+    panel.template_edit.setText("{stem}.{ext}")
+    panel.refine_check.setChecked(True)
+    panel.refine_size.setValue(48)
+    assert not panel.styles_button.isEnabled()
+    with qtbot.waitSignal(panel.planned, timeout=RUN_TIMEOUT_MS):
+        assert panel.add_paths([str(results)]) == 1
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS):
+        assert panel.start()
+    for name in ("a.png", "b.png"):
+        assert max(images.image_size(tmp_path / "prints" / name)) == 48
+        assert images.read_recipe(tmp_path / "prints" / name)[PARENT_KEY]["recipe"]["size"] == 32
+    assert "2 done" in panel.status_label.text()
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS):  # again: both skipped
+        assert panel.start()
+    assert "0 done, 2 skipped" in panel.status_label.text()
+    assert panel.shutdown()
