@@ -58,7 +58,19 @@ def read_parent(path) -> Parent:
         settings = TransferSettings.from_dict(recipe, strict=False).validate(need_images=False)
     except (SettingsError, TypeError, ValueError) as exc:
         raise ContinueError(f"The recipe in {path.name} is not usable: {exc}") from None
-    return Parent(path, recipe, settings, images.image_size(path))
+    beside = path.absolute().parent
+    located = settings.replace(content=_locate(settings.content, beside),
+                               styles=[_locate(style, beside) for style in settings.styles])
+    return Parent(path, recipe, located, images.image_size(path))
+
+
+def _locate(recorded: str, beside: Path) -> str:
+    """A relative path of a recipe, as it stands when it exists from here, else beside the result
+    when it is there (a recipe written by ``stylize photo.jpg ...`` run in the result's folder)."""
+    if not recorded or Path(recorded).is_absolute() or Path(recorded).exists():
+        return recorded
+    candidate = beside / recorded
+    return str(candidate) if candidate.exists() else recorded
 
 
 def missing_inputs(settings: TransferSettings) -> list[str]:
@@ -91,7 +103,8 @@ def continued(parent: Parent, settings: TransferSettings, size: int | None = Non
     run from the first schedule step above its size up to ``size`` (default: its own size)."""
     size = size or parent.long_side
     return settings.replace(
-        size=size, start_size=refine_start_size(parent.long_side, size), init="image", init_image=str(parent.path),
+        size=size, start_size=refine_start_size(parent.long_side, size), init="image",
+        init_image=str(parent.path.absolute()),
     )
 
 

@@ -98,14 +98,17 @@ def _snapshot_frame(snapshot: Snapshot, content: jobs.Content, settings, lineage
 
 def continue_job(settings: TransferSettings, parent_path, size: int | None = None, unsaved: jobs.JobResult | None = None):
     """A new run from the result at ``parent_path`` (written there first when ``unsaved`` is
-    given: a snapshot or an unsaved result becomes a file, so the lineage names one), with
-    ``settings`` (the window's current ones) at ``size`` (default: the parent's own)."""
+    given: a snapshot or an unsaved result becomes a file, so the lineage names one), with its own
+    content and styles and the rest of ``settings`` (the window's current ones), at ``size``
+    (default: the parent's own)."""
 
     def job(task) -> RunOutcome:
         if unsaved is not None:
             jobs.save(unsaved, parent_path)
         parent = continuation.read_parent(parent_path)
-        run_settings = continuation.continued(parent, settings, size)
+        own = parent.settings
+        mine = settings.replace(content=own.content, styles=own.styles, style_blend=own.style_blend)
+        run_settings = continuation.continued(parent, mine, size)
         continuation.check_inputs(parent, run_settings)
         return stylize_job(run_settings, parent.lineage())(task)
 

@@ -61,6 +61,8 @@ def test_the_strip_fills_during_a_run_and_continue_from_here_starts_from_the_sna
 
     chosen = strip.frames()[0].snapshot.image
     window.film_strip.every.setValue(1)
+    Image.new("RGB", (30, 20), (9, 9, 9)).save(tmp_path / "another.png")
+    assert window.load_content(str(tmp_path / "another.png"))  # the picture goes on with its own photo
     firsts = []
     window.host.partial.connect(lambda p: type(p).__name__ == "SnapshotFrame" and firsts.append(p))
     continued = run_and_wait(qtbot, window, lambda: strip.continue_button.click() or window.busy)
@@ -70,6 +72,7 @@ def test_the_strip_fills_during_a_run_and_continue_from_here_starts_from_the_sna
     lineage = continued.job.lineage
     assert lineage and images.read_recipe(lineage["path"])["init"] == "noise"  # the snapshot, as a file
     assert not continued.result.stopped and continued.image.size().toTuple() == (48, 40)
+    assert continued.job.settings.content == str(pictures[0])
 
 
 def test_refine_after_a_run_and_continue_a_dropped_result(window, pictures, qtbot, tmp_path, dialogs):

@@ -247,3 +247,17 @@ def test_a_stopped_refine_batch_resumes_with_what_is_left(results, tmp_path):
     assert (second.done, second.skipped, second.failed) == (1, 1, 0)
     third = batch.plan_refine([results], 64, {"iterations": 1}, options)  # another size: all to do again
     assert len(third.pending) == 2
+
+
+def test_a_recipe_with_paths_relative_to_the_results_folder_is_found_from_anywhere(tmp_path, monkeypatch):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    content_image().save(folder / "photo.png")
+    style_image().save(folder / "paint.png")
+    monkeypatch.chdir(folder)
+    assert main.cli(["stylize", "photo.png", "paint.png", "-o", "r.png", "--size", "32", "--start-size", "32",
+                     "--iterations", "1", "--device", "cpu"]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main.cli(["stylize", "--continue", "work/r.png", "--iterations", "1", "-o", "more.png"]) == 0
+    recipe = images.read_recipe(tmp_path / "more.png")
+    assert recipe["content"] == str(folder / "photo.png") and recipe["init_image"] == str(folder / "r.png")
