@@ -98,7 +98,8 @@ def _refine(args):
     for given, option in ((args.styles, "--style"), (args.size, "--size"), (args.start_size, "--start-size"),
                           (args.preset, "--preset"), (args.settings, "--settings")):
         if given:
-            raise UsageError(f"batch: {option} does not go with --refine-to: each result's recipe gives it (see --help)")
+            raise UsageError(
+                f"batch: {option} does not go with --refine-to: each result's recipe gives it (see --help)")
     overrides = given_options(args)
     size = args.refine_to
     return (lambda inputs, options: batch.plan_refine(inputs, size, overrides, options),

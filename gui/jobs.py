@@ -96,7 +96,8 @@ def _snapshot_frame(snapshot: Snapshot, content: jobs.Content, settings, lineage
     return SnapshotFrame(snapshot, pil_to_qimage(shown), pil_to_qimage(thumbnail), content, settings, lineage)
 
 
-def continue_job(settings: TransferSettings, parent_path, size: int | None = None, unsaved: jobs.JobResult | None = None):
+def continue_job(settings: TransferSettings, parent_path, size: int | None = None,
+                 unsaved: jobs.JobResult | None = None):
     """A new run from the result at ``parent_path`` (written there first when ``unsaved`` is
     given: a snapshot or an unsaved result becomes a file, so the lineage names one), with its own
     content and styles and the rest of ``settings`` (the window's current ones), at ``size``

@@ -598,7 +598,8 @@ class MainWindow(QMainWindow):
         """Show a snapshot from the film strip (before/after and 1:1 work on it as on any frame);
         Save As and Continue from here then act on it."""
         width, height = frame.snapshot.image.size
-        self.preview.show_frame(frame.image, f"Snapshot · {width}×{height} px · iteration {frame.snapshot.iteration}")
+        caption = f"Snapshot · {width}×{height} px · iteration {frame.snapshot.iteration}"
+        self.preview.show_frame(frame.image, caption)
         self.save_as_action.setEnabled(True)
 
     def show_live(self) -> None:

@@ -24,7 +24,8 @@ def qimage_pixels(image) -> np.ndarray:
 
 def difference(pixels: np.ndarray, picture: Image.Image) -> float:
     height, width = pixels.shape[:2]
-    return float(np.abs(pixels - np.asarray(picture.convert("RGB").resize((width, height), Image.LANCZOS), np.float32)).mean())
+    resized = np.asarray(picture.convert("RGB").resize((width, height), Image.LANCZOS), np.float32)
+    return float(np.abs(pixels - resized).mean())
 
 
 def run_and_wait(qtbot, window, start) -> RunOutcome:
@@ -42,7 +43,8 @@ def test_the_strip_fills_during_a_run_and_continue_from_here_starts_from_the_sna
     window.host.partial.connect(lambda payload: arrived.append((type(payload).__name__, window.busy)))
     outcome = run_and_wait(qtbot, window, window.start)
     strip = window.film_strip
-    assert [(f.snapshot.iteration, max(f.snapshot.image.size)) for f in strip.frames()] == [(2, 34), (3, 34), (4, 48), (6, 48)]
+    taken = [(frame.snapshot.iteration, max(frame.snapshot.image.size)) for frame in strip.frames()]
+    assert taken == [(2, 34), (3, 34), (4, 48), (6, 48)]
     assert [busy for name, busy in arrived if name == "SnapshotFrame"] == [True] * 4  # as they arrive
     assert outcome.result.snapshots[-1].image.tobytes() == outcome.result.image.tobytes()
 

@@ -32,7 +32,8 @@ def digest(path) -> str:
 
 
 def mean_difference(a: Image.Image, b: Image.Image) -> float:
-    return float(np.abs(np.asarray(a, dtype=np.float32) - np.asarray(b.resize(a.size, Image.LANCZOS), np.float32)).mean())
+    resized = np.asarray(b.resize(a.size, Image.LANCZOS), np.float32)
+    return float(np.abs(np.asarray(a, dtype=np.float32) - resized).mean())
 
 
 # --------------------------------------------------------------------------- the engine
@@ -82,7 +83,8 @@ def test_save_every_writes_each_snapshot_with_its_recipe_and_the_output_as_ever(
     assert main.cli(["stylize", str(content), str(style), "-o", str(out), *TWO_SCALES, "--save-every", "2"]) == 0
     assert "and 3 snapshots" in capsys.readouterr().err
     # iterations 1-3 at 23 px, 4-6 at 32 px: every 2nd, the end of the first scale; the 6th is the output
-    assert sorted(p.name for p in out.parent.iterdir()) == ["result.png", "result_2.png", "result_3.png", "result_4.png"]
+    written = sorted(p.name for p in out.parent.iterdir())
+    assert written == ["result.png", "result_2.png", "result_3.png", "result_4.png"]
     for name, side in (("result_2.png", 23), ("result_3.png", 23), ("result_4.png", 32), ("result.png", 32)):
         assert max(images.image_size(out.parent / name)) == side
         recipe = images.read_recipe(out.parent / name)
