@@ -39,7 +39,6 @@ class FilmStrip(QWidget):
         self.list.setIconSize(QSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
         self.list.setFixedHeight(THUMBNAIL_SIDE + self.fontMetrics().height() + 30)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
-        self.list.itemClicked.connect(lambda item: self.chosen.emit(item.data(Qt.UserRole)))
         self.every = QSpinBox(minimum=1, maximum=100000, value=DEFAULT_EVERY, singleStep=5)
         self.every.setToolTip("A snapshot every N iterations of the next run, and one at the end of each scale")
         self.continue_button = QPushButton("Continue from here")
@@ -49,7 +48,7 @@ class FilmStrip(QWidget):
         self.live_button = QPushButton("Live")
         self.live_button.setToolTip("Back from the snapshot shown to the run's newest picture")
         self.live_button.clicked.connect(self.live_requested)
-        self.list.currentItemChanged.connect(lambda item, _: self.continue_button.setEnabled(item is not None))
+        self.list.currentItemChanged.connect(self._current_changed)  # a click, or the arrow keys
         header = self.header = QHBoxLayout()
         header.addWidget(QLabel("Snapshots every"))
         header.addWidget(self.every)
@@ -104,13 +103,16 @@ class FilmStrip(QWidget):
 
     def choose(self, row: int) -> None:
         """Pick the snapshot at ``row`` as a click does."""
-        item = self.list.item(row)
-        self.list.setCurrentItem(item)
-        self.chosen.emit(item.data(Qt.UserRole))
+        self.list.setCurrentRow(row)
 
     def forget_choice(self) -> None:
         self.list.clearSelection()
         self.list.setCurrentItem(None)
+
+    def _current_changed(self, item, previous) -> None:
+        self.continue_button.setEnabled(item is not None)
+        if item is not None:
+            self.chosen.emit(item.data(Qt.UserRole))
 
     def _continue(self) -> None:
         frame = self.current()

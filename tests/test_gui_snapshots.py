@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from engine import images
@@ -137,3 +138,16 @@ def test_the_batch_tab_refines_a_folder_of_results_each_from_its_recipe(qtbot, p
         assert panel.start()
     assert "0 done, 2 skipped" in panel.status_label.text()
     assert panel.shutdown()
+
+
+def test_live_goes_back_from_a_snapshot_to_the_result(window, pictures, qtbot):
+    tiny_run(window, pictures, size=32, start_size=32, iterations=2, plateau=0.0)
+    window.film_strip.every.setValue(1)
+    run_and_wait(qtbot, window, window.start)
+    window.film_strip.choose(0)
+    assert "Snapshot" in window.preview.info.text() and window.film_strip.current() is not None
+    window.film_strip.live_button.click()
+    assert window.preview.info.text().startswith("Result") and window.film_strip.current() is None
+    window.film_strip.list.setFocus()
+    qtbot.keyClick(window.film_strip.list, Qt.Key_Right)
+    assert window.film_strip.current() is not None and "Snapshot" in window.preview.info.text()  # the arrow keys
