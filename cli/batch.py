@@ -11,13 +11,14 @@ import sys
 from engine.timing import format_duration, time_left
 
 from cli.common import (
-    EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, ProgressPrinter, add_settings_options, interrupt_flag, say,
-    settings_from_args,
+    EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, ProgressPrinter, UsageError, add_settings_options, given_options,
+    interrupt_flag, say, settings_from_args,
 )
 
 
 # The same as engine.batch's (a test checks); repeated so that --help does not import torch.
 DEFAULT_TEMPLATE = "{stem}_{style}.{ext}"
+REFINE_TEMPLATE = "{stem}.{ext}"
 EXTENSIONS = ("png", "jpg", "tif", "webp", "same")
 
 
@@ -28,13 +29,16 @@ def add_parser(subparsers) -> None:
         "images already done with the same settings are skipped.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="images and/or folders of images")
-    parser.add_argument("--style", action="append", required=True, dest="styles", metavar="STYLE",
-                        help="style image; repeat for a blend of several")
+    parser.add_argument("--style", action="append", dest="styles", metavar="STYLE",
+                        help="style image; repeat for a blend of several (required, except with --refine-to)")
+    parser.add_argument("--refine-to", type=int, metavar="PX",
+                        help="refine earlier Impasto results (INPUT) to this long side, each from its own recipe; "
+                        "the options given override every recipe (default template {stem}.{ext})")
     parser.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
                         help="output folder (created if needed; holds the manifest impasto-batch.json)")
-    parser.add_argument("--template", default=DEFAULT_TEMPLATE, metavar="NAME",
+    parser.add_argument("--template", metavar="NAME",
                         help="output file name with fields {stem} {style} {ext} {index} {date}; may name "
-                        "subfolders of OUT_DIR (default %(default)s)")
+                        "subfolders of OUT_DIR (default %s; %s with --refine-to)" % (DEFAULT_TEMPLATE, REFINE_TEMPLATE))
     parser.add_argument("--format", dest="extension", choices=EXTENSIONS, default="png",
                         help="{ext}: png, jpg, tif, webp, or 'same' as the input where Impasto can write it "
                         "(else png) (default png)")
@@ -48,18 +52,18 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from engine import batch
 
-    settings = settings_from_args(args, styles=args.styles)
     options = batch.BatchOptions(
-        output_dir=args.output, template=args.template, extension=args.extension,
-        recursive=args.recursive, quality=args.quality,
+        output_dir=args.output, template=args.template or (REFINE_TEMPLATE if args.refine_to else DEFAULT_TEMPLATE),
+        extension=args.extension, recursive=args.recursive, quality=args.quality,
     )
+    planner, runner = _refine(args) if args.refine_to else _stylize(args)
     if args.dry_run:
-        return _dry_run(batch.plan_batch(args.inputs, settings, options))
+        return _dry_run(planner(args.inputs, options))
     report = _BatchReport()
     with interrupt_flag() as stop:
         try:
-            summary = batch.run_batch(
-                args.inputs, settings, options, on_plan=report.plan, on_item=report.item,
+            summary = runner(
+                args.inputs, options, on_plan=report.plan, on_item=report.item,
                 on_progress=report.progress, should_stop=stop.is_set,
             )
         except batch.BatchStopped as exc:
@@ -74,6 +78,32 @@ def run(args) -> int:
         say("Interrupted: the current image was not written; run the same command again to resume.")
         return EXIT_INTERRUPTED
     return EXIT_BAD_INPUT if summary.failed else EXIT_OK
+
+
+def _stylize(args):
+    """(plan, run) of a batch that stylizes every input with the given styles."""
+    from engine import batch
+
+    if not args.styles:
+        raise UsageError("batch: the following arguments are required: --style (or --refine-to PX) (see --help)")
+    settings = settings_from_args(args, styles=args.styles)
+    return (lambda inputs, options: batch.plan_batch(inputs, settings, options),
+            lambda inputs, options, **hooks: batch.run_batch(inputs, settings, options, **hooks))
+
+
+def _refine(args):
+    """(plan, run) of a batch that refines earlier results to --refine-to, each from its recipe."""
+    from engine import batch
+
+    for given, option in ((args.styles, "--style"), (args.size, "--size"), (args.start_size, "--start-size"),
+                          (args.preset, "--preset"), (args.settings, "--settings")):
+        if given:
+            raise UsageError(
+                f"batch: {option} does not go with --refine-to: each result's recipe gives it (see --help)")
+    overrides = given_options(args)
+    size = args.refine_to
+    return (lambda inputs, options: batch.plan_refine(inputs, size, overrides, options),
+            lambda inputs, options, **hooks: batch.run_refine(inputs, size, overrides, options, **hooks))
 
 
 def _dry_run(plan) -> int:

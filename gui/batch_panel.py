@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 from engine import images
 from engine.batch import (
     DEFAULT_EXTENSION, DEFAULT_TEMPLATE, DONE, FAILED, RUNNING, SKIPPED, TEMPLATE_FIELDS, WAITING, BatchItem,
-    BatchOptions, BatchPlan, BatchProgress, BatchSummary, PauseGate, plan_batch, run_batch, style_label,
+    BatchOptions, BatchPlan, BatchProgress, BatchSummary, PauseGate, plan_batch, plan_refine, run_batch, run_refine,
+    style_label,
 )
 from engine.errors import ImpastoError
 from engine.settings import TransferSettings
@@ -183,9 +184,16 @@ class BatchPanel(QWidget):
         self.styles_button = QPushButton("Styles…")
         self.styles_button.setToolTip("Use other style images for this batch")
         self.tab_styles_button = QPushButton("Use Stylize tab's")
+        self.refine_check = QCheckBox("Refine earlier results to")
+        self.refine_check.setToolTip("The inputs are images Impasto made: carry each one on to this size, "
+                                     "from its own recipe and pixels (the styles here are not used)")
+        self.refine_size = QSpinBox(minimum=16, maximum=16384, value=1024, singleStep=128, suffix=" px")
         inputs_row = QHBoxLayout()
         for widget in (self.add_files_button, self.add_folder_button, self.clear_button):
             inputs_row.addWidget(widget)
+        inputs_row.addSpacing(16)
+        inputs_row.addWidget(self.refine_check)
+        inputs_row.addWidget(self.refine_size)
         inputs_row.addSpacing(16)
         inputs_row.addWidget(self.styles_label, 1)
         inputs_row.addWidget(self.styles_button)
@@ -298,6 +306,9 @@ class BatchPanel(QWidget):
         self.format_combo.currentIndexChanged.connect(self._schedule_plan)
         self.quality_spin.valueChanged.connect(self._schedule_plan)
         self.recursive_check.toggled.connect(self._schedule_plan)
+        self.refine_check.toggled.connect(self._schedule_plan)
+        self.refine_check.toggled.connect(self._update_controls)
+        self.refine_size.valueChanged.connect(self._schedule_plan)
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self.toggle_pause)
         self.cancel_button.clicked.connect(self.cancel)
@@ -365,6 +376,16 @@ class BatchPanel(QWidget):
             settings = settings.replace(styles=list(self._styles), style_blend=[])
         return settings.replace(content="")
 
+    def _planner(self, settings: TransferSettings):
+        """(plan, run) of this batch: a stylize batch, or with Refine each result from its recipe
+        (on the Stylize tab's device)."""
+        if not self.refine_check.isChecked():
+            return (lambda inputs, options: plan_batch(inputs, settings, options),
+                    lambda inputs, options, **hooks: run_batch(inputs, settings, options, **hooks))
+        size, overrides = self.refine_size.value(), {"device": settings.device}
+        return (lambda inputs, options: plan_refine(inputs, size, overrides, options),
+                lambda inputs, options, **hooks: run_refine(inputs, size, overrides, options, **hooks))
+
     def batch_options(self) -> BatchOptions:
         return BatchOptions(
             output_dir=self.output_edit.text().strip(),
@@ -387,7 +408,9 @@ class BatchPanel(QWidget):
         self._plan_timer.stop()
         self._remember()
         self._gate = PauseGate()
-        self.host.submit(_run_job(list(self._inputs), settings, options, self._gate, redo or []))
+        run = self._planner(settings)[1]
+        hooks = {"redo": redo} if redo else {}  # only a stylize batch redoes (redo_selected refuses a refine)
+        self.host.submit(_run_job(list(self._inputs), run, options, self._gate, hooks))
         self._set_running(True)
         self._reset_progress()
         self.show_status("Loading the network and the style images…")
@@ -401,6 +424,9 @@ class BatchPanel(QWidget):
         """Make the selected images again, after asking: their earlier results are replaced."""
         sources = [item.source for item in self.selected_items() if item.output]
         if self._running or not sources:
+            return False
+        if self.refine_check.isChecked():
+            self.show_status("Redo selected makes stylized images again; untick Refine to use it.")
             return False
         names = ", ".join(Path(source).name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
         answer = QMessageBox.question(
@@ -556,8 +582,8 @@ class BatchPanel(QWidget):
         except ImpastoError as exc:
             self.show_status(str(exc))
             return
-        inputs = list(self._inputs)
-        self.host.submit(lambda task: plan_batch(inputs, settings, options))
+        inputs, plan = list(self._inputs), self._planner(settings)[0]
+        self.host.submit(lambda task: plan(inputs, options))
 
     def _show_plan(self, plan: BatchPlan) -> None:
         self.model.set_items(plan.items, str(plan.output_dir))
@@ -654,16 +680,19 @@ class BatchPanel(QWidget):
         for widget in (
             self.add_files_button, self.add_folder_button, self.clear_button, self.styles_button,
             self.output_edit, self.choose_output_button, self.template_edit, self.format_combo,
-            self.quality_spin, self.recursive_check,
+            self.quality_spin, self.recursive_check, self.refine_check,
         ):
             widget.setEnabled(idle)
-        self.tab_styles_button.setEnabled(idle and self._styles is not None)
+        refining = self.refine_check.isChecked()
+        self.refine_size.setEnabled(idle and refining)
+        self.styles_button.setEnabled(idle and not refining)
+        self.tab_styles_button.setEnabled(idle and self._styles is not None and not refining)
         self.start_button.setEnabled(idle and bool(self._inputs))
         self.pause_button.setEnabled(self._running)
         self.pause_button.setText("Resume" if self.paused else "Pause")
         self.cancel_button.setEnabled(self._running)
         has_selection = self.queue_view.selectionModel().hasSelection()
-        self.redo_button.setEnabled(idle and has_selection)
+        self.redo_button.setEnabled(idle and has_selection and not self.refine_check.isChecked())
 
     def _reset_progress(self) -> None:
         self.item_bar.setValue(0)
@@ -698,15 +727,16 @@ class BatchPanel(QWidget):
         store.sync()
 
 
-def _run_job(inputs: list[str], settings: TransferSettings, options: BatchOptions, gate: PauseGate,
-             redo: list[str]):
-    """The worker job: plan (the queue as the run sees it), then run with pause and stop."""
+def _run_job(inputs: list[str], run: Callable, options: BatchOptions, gate: PauseGate, hooks: dict):
+    """The worker job: plan (the queue as the run sees it), then run with pause and stop;
+    ``run`` is run_batch or run_refine with their settings bound (BatchPanel._planner), ``hooks``
+    its extra arguments (``redo``)."""
 
     def job(task) -> BatchSummary:
-        return run_batch(
-            inputs, settings, options,
+        return run(
+            inputs, options,
             on_plan=lambda plan: task.emit(PlanEvent([dataclasses.replace(item) for item in plan.items])),
-            on_item=task.emit, on_progress=task.report, should_stop=task.should_stop, pause=gate, redo=redo,
+            on_item=task.emit, on_progress=task.report, should_stop=task.should_stop, pause=gate, **hooks,
         )
 
     return job

@@ -14,12 +14,13 @@ from typing import Callable
 from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QPalette
 from PySide6.QtWidgets import (
-    QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
+    QFileDialog, QGroupBox, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
     QSizePolicy, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from engine import images, jobs
 from engine.errors import ImpastoError, OutOfMemoryError, SettingsError
+from engine.files import config_dir
 from engine.settings import RUN_KEY, TransferSettings
 from engine.timing import format_duration, time_left
 from engine.transfer import Progress
@@ -29,7 +30,10 @@ from gui.clipboard import copy_image, pasted_paths
 from gui.icons import glyph_icon
 from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
 from gui.estimate import Estimator, Speeds, draft_settings, megapixel_iterations, resolve
-from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job, warm_up_job
+from gui.film_strip import FilmStrip
+from gui.jobs import (
+    ContentFrame, RunOutcome, SavedFile, SnapshotFrame, continue_job, save_job, stylize_job, warm_up_job,
+)
 from gui.layer_table import LookPanel
 from gui.look_history import LookHistory
 from gui.preview import PreviewPanel
@@ -81,6 +85,9 @@ class MainWindow(QMainWindow):
         self.panels: list[QWidget] = []
         self.outcome: RunOutcome | None = None
         self._save_path: str | None = None
+        self._saving_result = False  # the save in flight writes the run's result (not a snapshot)
+        self._last_frame: tuple | None = None  # the newest live frame and its caption
+        self.restored_result: str | None = None  # an Impasto image restored from, to continue
         self.session = Session(parent=self)
         self.look_history = LookHistory(self.session, self)  # undo/redo of look edits
         self.unsaved = False  # a finished or stopped result (not a draft) that no Save has written yet
@@ -125,6 +132,11 @@ class MainWindow(QMainWindow):
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
         centre_layout.addWidget(self.preview, 1)
+        self.film_strip = FilmStrip()
+        self.film_strip.chosen.connect(self.show_snapshot)
+        self.film_strip.live_requested.connect(self.show_live)
+        self.film_strip.continue_requested.connect(self.continue_run)
+        centre_layout.addWidget(self.film_strip)
         centre_layout.addLayout(self._build_run_bar())
 
         self.look_panel = LookPanel(self.session.settings)
@@ -245,6 +257,12 @@ class MainWindow(QMainWindow):
         self.draft_action.setToolTip("A small, fast run of the same look to judge it (Ctrl+Shift+Return)")
         self.stop_action = self._action("S&top", self.stop_current_tab, "Esc")
         self.stop_action.setToolTip("Stop after the current iteration (Esc); the image so far can be saved")
+        self.continue_action = self._action("&Continue", self.continue_run, "Ctrl+Shift+Return")
+        self.continue_action.setToolTip("Go on from the result (or the snapshot shown) at its size")
+        self.refine_action = self._action("&Refine to… px", self.refine)
+        self.refine_action.setIconText("Refine to… px")  # a button's text would otherwise lose the "…"
+        self.refine_action.setToolTip("Carry the result (or the snapshot shown) on to a larger size")
+        self.film_strip.add_buttons(self.refine_action)  # "Continue from here" is the strip's own (Run ▸ Continue too)
         self.fit_action = self._action("&Fit in View", self.preview.view.zoom_fit, "Ctrl+0")
         self.actual_action = self._action("&Actual Pixels (1:1)", self.preview.view.zoom_actual, "Ctrl+1")
         self.start_button.setDefaultAction(self.start_action)
@@ -287,6 +305,9 @@ class MainWindow(QMainWindow):
         run_menu.addAction(self.draft_action)
         run_menu.addAction(self.start_action)
         run_menu.addAction(self.stop_action)
+        run_menu.addSeparator()
+        run_menu.addAction(self.continue_action)
+        run_menu.addAction(self.refine_action)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.fit_action)
         view_menu.addAction(self.actual_action)
@@ -420,6 +441,9 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings: TransferSettings, with_images: bool = True) -> None:
         """Put ``settings`` in the session (every widget shows it); with ``with_images``, also its
         content and styles (those whose files still exist)."""
+        if settings.snapshot_every:  # the film strip holds the interval; the session (so the Batch tab) none
+            self.film_strip.every.setValue(settings.snapshot_every)
+            settings = settings.replace(snapshot_every=0)
         self.session.load(settings)
         self.look_panel.load(self.session.settings())
         self.settings_panel.load(self.session.settings())
@@ -530,7 +554,8 @@ class MainWindow(QMainWindow):
         )
         if answer != QMessageBox.Yes:
             return False
-        self.restore_recipe(recipe, Path(path).name)
+        if self.restore_recipe(recipe, Path(path).name):
+            self.restored_result = path
         return True
 
     def restore_recipe(self, recipe: dict, source: str) -> bool:
@@ -571,7 +596,8 @@ class MainWindow(QMainWindow):
         if recipe is None:
             self._warn("Cannot restore settings", f"{Path(path).name} holds no Impasto settings.")
             return
-        self.restore_recipe(recipe, Path(path).name)
+        if self.restore_recipe(recipe, Path(path).name):
+            self.restored_result = path
 
     def _fill_recent_menu(self) -> None:
         menu = self.recent_menu
@@ -648,21 +674,36 @@ class MainWindow(QMainWindow):
             return False
         if not self.may_discard("starting a new run"):
             return False
-        settings = self.session.settings()
+        settings = self._run_settings()
+        if settings is None:
+            return False
+        self.state.save_settings(settings)
+        if draft:
+            settings = draft_settings(settings)
+        self._drafting = draft
+        self._launch(stylize_job(settings), settings)
+        return True
+
+    def _run_settings(self) -> TransferSettings | None:
+        """The session's settings for a new run (a seed picked, the film strip's snapshot
+        interval), or None after saying why they cannot run."""
+        settings = self.session.settings().replace(snapshot_every=self.film_strip.snapshot_every())
         if settings.seed is None:  # "Random": pick one now so the recipe can reproduce the run
             settings = settings.replace(seed=random.randrange(2**31))
         try:
             settings.validate()
         except ImpastoError as exc:
             self.show_status(f"Cannot start: {exc}")
-            return False
-        self.state.save_settings(settings)
-        if draft:
-            settings = draft_settings(settings)
-        self._drafting = draft
+            return None
+        return settings
+
+    def _launch(self, job, settings: TransferSettings) -> None:
         self._done_fraction = 0.0
         self.outcome = None
         self.unsaved = False
+        self.restored_result = None
+        self._last_frame = None
+        self.film_strip.start(settings.snapshot_memory_mb)
         self._save_path = None
         self.show_folder_action.setEnabled(False)
         self.show_folder_link.setVisible(False)
@@ -670,10 +711,9 @@ class MainWindow(QMainWindow):
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat("Loading…")
         self.loss_label.setText(" ")
-        self.host.submit(stylize_job(settings))
+        self.host.submit(job)
         self._set_running(True)
         self.show_status("Loading images and the network…", 0)
-        return True
 
     def stop(self) -> None:
         if self.host.busy:
@@ -718,7 +758,9 @@ class MainWindow(QMainWindow):
         self.loss_label.setText(loss_text(progress))
 
     def _on_preview(self, frame, progress: Progress) -> None:
-        self.preview.show_frame(frame, frame_text(progress))
+        self._last_frame = (frame, frame_text(progress))
+        if self.film_strip.current() is None:  # a snapshot the user picked stays in view
+            self.preview.show_frame(frame, frame_text(progress))
 
     def _on_partial(self, payload) -> None:
         if isinstance(payload, ContentFrame):
@@ -726,6 +768,8 @@ class MainWindow(QMainWindow):
             self.show_status(
                 "Optimising… look edits (strength, brushwork, smoothness, layers, blends) steer the running job", 0
             )
+        elif isinstance(payload, SnapshotFrame):
+            self.film_strip.add(payload)
 
     def _on_finished(self, outcome) -> None:
         if isinstance(outcome, RunOutcome):
@@ -737,6 +781,7 @@ class MainWindow(QMainWindow):
         result = outcome.result
         self._learn_speed(outcome)
         width, height = result.image.size
+        self.film_strip.forget_choice()
         self.preview.show_frame(outcome.image, f"Result · {width}×{height} px · {result.iterations} iterations")
         self.progress_bar.setFormat("Stopped at %p%" if result.stopped else "Done")
         if not result.stopped:
@@ -782,7 +827,9 @@ class MainWindow(QMainWindow):
     def _set_running(self, running: bool) -> None:
         has_result = self.outcome is not None
         self.save_action.setEnabled(has_result)
-        self.save_as_action.setEnabled(has_result)
+        self.save_as_action.setEnabled(has_result or self.film_strip.current() is not None)
+        self.continue_action.setEnabled(not running)
+        self.refine_action.setEnabled(not running)
         self._update_run_actions()
 
     def _update_run_actions(self) -> None:
@@ -793,19 +840,98 @@ class MainWindow(QMainWindow):
         self.draft_action.setEnabled(on_stylize and not self.host.busy)
         self.stop_action.setEnabled(running or not on_stylize)
 
+    # ================================================================== snapshots and continuing
+    def show_snapshot(self, frame: SnapshotFrame) -> None:
+        """Show a snapshot from the film strip (before/after and 1:1 work on it as on any frame);
+        Save As and Continue from here then act on it."""
+        width, height = frame.snapshot.image.size
+        caption = f"Snapshot · {width}×{height} px · iteration {frame.snapshot.iteration}"
+        self.preview.show_frame(frame.image, caption)
+        self.save_as_action.setEnabled(True)
+
+    def show_live(self) -> None:
+        """Back from a snapshot to the run: its newest frame, or its result."""
+        self.film_strip.forget_choice()
+        if self.outcome is not None and not self.busy:
+            result = self.outcome.result
+            self.preview.show_frame(self.outcome.image, f"Result · {result.image.width}×{result.image.height} px")
+        elif self._last_frame is not None:
+            self.preview.show_frame(*self._last_frame)
+        self._set_running(self.busy)
+
+    def _shown_result(self) -> RunOutcome | None:
+        """What Save As writes: the snapshot shown, else the run's result."""
+        frame = self.film_strip.current()
+        if frame is not None:
+            return RunOutcome(frame.job_result(), frame.image)
+        return self.outcome
+
+    def _continue_source(self, frame: SnapshotFrame | None):
+        """(file to continue from, a result to write there first or None, size to go on to or
+        None for its own), or None when there is nothing to continue. A snapshot goes on to the
+        current output size (the rest of the run's schedule). A snapshot or an unsaved result is
+        written to the app's folder of continued pictures, so the lineage names a file."""
+        frame = frame or self.film_strip.current()
+        if frame is not None:
+            size = max(self.session.settings().size, *frame.snapshot.image.size)
+            return self._parent_file(frame.settings, frame.snapshot.iteration), frame.job_result(), size
+        if self.restored_result:
+            return self.restored_result, None, None
+        if self.outcome is not None:
+            if self._save_path:
+                return self._save_path, None, None
+            result = self.outcome.job
+            return self._parent_file(result.settings, result.result.iterations), result, None
+        return None
+
+    @staticmethod
+    def _parent_file(settings: TransferSettings, iteration: int) -> str:
+        stem = Path(settings.content).stem or "impasto"
+        return str(config_dir() / "continued" / f"{stem}_{iteration}_{random.randrange(16**8):08x}.png")
+
+    def continue_run(self, frame: SnapshotFrame | None = None, size: int | None = None) -> bool:
+        """A new run from ``frame`` (a snapshot), the snapshot shown, the Impasto image restored
+        from, or the last result, with the current settings, at ``size`` (default: its own)."""
+        if self.host.busy:
+            self.show_status("Stop the run first, then continue from the snapshot or result you pick")
+            return False
+        source = self._continue_source(frame)
+        if source is None:
+            self.show_status("Nothing to continue: run first, or drop an image Impasto made and restore its settings")
+            return False
+        settings = self._run_settings()
+        if settings is None:
+            return False
+        path, unsaved, own_size = source
+        self._drafting = False
+        self._launch(continue_job(settings, path, size or own_size, unsaved), settings)
+        return True
+
+    def refine(self, size: int | None = None) -> bool:
+        """Continue at a larger size, asked for unless given."""
+        if size is None:
+            size, accepted = QInputDialog.getInt(
+                self, "Refine to… px", "Long side of the refined picture, in pixels:",
+                max(self.session.settings().size * 2, 32), 16, 16384, 64,
+            )
+            if not accepted:
+                return False
+        return self.continue_run(size=size)
+
     # ================================================================== saving
     def save(self) -> None:
-        if self._save_path:
+        if self._save_path and self.film_strip.current() is None:
             self.save_to(self._save_path)
         else:
             self.save_as()
 
     def save_as(self) -> None:
-        if self.outcome is None:
+        shown = self._shown_result()
+        if shown is None:
             self.show_status("Nothing to save yet: start a run first")
             return
         suffix = self.state.save_suffix()
-        settings = self.outcome.result.settings
+        settings = shown.result.settings
         stem = Path(settings.content).stem or "impasto"
         if settings.styles:
             stem += f"-{Path(settings.styles[0]).stem}"
@@ -821,17 +947,20 @@ class MainWindow(QMainWindow):
         self.save_to(path)
 
     def save_to(self, path: str) -> bool:
-        """Write the last result to ``path`` in the worker (atomic, recipe embedded)."""
-        if self.outcome is None:
+        """Write the last result, or the snapshot shown, to ``path`` in the worker (atomic,
+        recipe embedded)."""
+        shown = self._shown_result()
+        if shown is None:
             self.show_status("Nothing to save yet: start a run first")
             return False
         quality = self.session.quality
         try:
-            jobs.guard_output(self.outcome.job.settings, path, quality)  # the job layer's one rule
+            jobs.guard_output(shown.job.settings, path, quality)  # the job layer's one rule
         except ImpastoError as exc:
             self._warn("Cannot save", str(exc))
             return False
-        self.io_host.submit(save_job(self.outcome, path, quality))
+        self._saving_result = shown is self.outcome
+        self.io_host.submit(save_job(shown, path, quality))
         self.show_status(f"Saving {Path(path).name}…")
         return True
 
@@ -839,7 +968,8 @@ class MainWindow(QMainWindow):
         if not isinstance(saved, SavedFile):
             return
         path = str(saved.path)
-        self._save_path = path
+        if self._saving_result:  # Save writes the result here again; a snapshot saved is a file apart
+            self._save_path = path
         self.unsaved = self.unsaved and (self.outcome is None or self.outcome.job.saved != saved.path)
         self.state.set_last_folder("save", path)
         self.state.set_save_suffix(".jpg" if saved.path.suffix.lower() == ".jpeg" else

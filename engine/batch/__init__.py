@@ -21,12 +21,14 @@ from engine.batch.names import (
 )
 from engine.batch.plan import BatchPlan, plan_batch
 from engine.batch.runner import LOCK_NAME, PauseGate, run_batch
+from engine.batch.refine import REFINE_TEMPLATE, plan_refine, run_refine
 from engine.batch.scan import scan_inputs
 
 __all__ = [
     "DONE", "FAILED", "RUNNING", "SKIPPED", "STATES", "WAITING", "BatchError", "BatchItem", "BatchOptions",
     "BatchPlan", "BatchProgress", "BatchStopped", "BatchSummary", "DEFAULT_EXTENSION", "DEFAULT_TEMPLATE",
     "EXTENSIONS", "LOCK_NAME", "MANIFEST_NAME", "PauseGate", "STATES", "TEMPLATE_FIELDS", "check_template",
-    "output_extension", "plan_batch", "read_manifest", "render_name", "run_batch", "scan_inputs",
+    "output_extension", "plan_batch", "plan_refine", "read_manifest", "render_name", "run_batch", "run_refine",
+    "REFINE_TEMPLATE", "scan_inputs",
     "settings_hash", "style_label",
 ]

@@ -77,6 +77,11 @@ def checked(inputs, settings: TransferSettings, options: BatchOptions) -> tuple[
     settings.validate(need_images=False)
     if settings.active_style_layers() and not settings.styles:
         raise SettingsError("No style image given.")
+    return settings, output_folder(inputs, options)
+
+
+def output_folder(inputs, options: BatchOptions) -> Path:
+    """The batch's output folder, absolute, or the BatchError that stops it."""
     out = Path(options.output_dir).expanduser().absolute()
     if os.path.lexists(out) and not is_dir(out):
         raise BatchError(f"The output folder {out} is a file, not a folder.")
@@ -86,7 +91,7 @@ def checked(inputs, settings: TransferSettings, options: BatchOptions) -> tuple[
             raise BatchError(
                 f"The output folder {out} is also an input folder; choose another (a new subfolder is fine)."
             )
-    return settings, out
+    return out
 
 
 def _named_items(found, settings, options, date) -> list[BatchItem]:

@@ -145,8 +145,8 @@ class _Clock:
         self.started = time.perf_counter()
         self.paused = 0.0
 
-    def start(self, item: BatchItem, size: tuple[int, int]) -> None:
-        self.work = sum(scale_work(self.settings, size))  # the engine's own estimate of the run
+    def start(self, item: BatchItem, size: tuple[int, int], settings: TransferSettings | None = None) -> None:
+        self.work = sum(scale_work(settings or self.settings, size))  # the engine's own estimate of the run
         self.total += self.work - item.work  # the real size replaces the estimate from the header
         self.current = item.index
         self.started = time.perf_counter()
@@ -180,6 +180,8 @@ class _Clock:
 
 
 class _Runner:
+    shares_stylizer = True  # every item runs with the batch's settings and styles
+
     def __init__(self, plan, on_item, on_progress, should_stop, pause, stylizer):
         self.plan = plan
         self.settings = plan.settings
@@ -200,7 +202,7 @@ class _Runner:
                 manifest.record(item)
         try:
             self._save()
-            if self.pending and self.stylizer is None:
+            if self.pending and self.stylizer is None and self.shares_stylizer:
                 self.stylizer = Stylizer(self.settings)  # once per batch: weights and style images
             for position, item in enumerate(self.pending, 1):
                 if self._stopping() or not self._run_item(item, position):
@@ -217,13 +219,13 @@ class _Runner:
     def _run_item(self, item: BatchItem, position: int) -> bool:
         """One job: stylize and save one item; False when the run was stopped during it."""
         self._set(item, RUNNING)
-        job = Job(self.settings.replace(content=item.source), item.output, self.plan.options.quality)
         try:
+            job = self._job(item)
             content = job.load()
-        except ImageError as exc:
+        except ImpastoError as exc:
             self.clock.drop(item)
             return self._fail(item, exc)
-        self.clock.start(item, content.image.size)
+        self.clock.start(item, content.image.size, job.settings)
         try:
             outcome = job.run(
                 content, on_step=lambda step: self._step(item, position, step), should_stop=self.should_stop,
@@ -245,6 +247,9 @@ class _Runner:
             self._save()
             self._emit(item)
         return True
+
+    def _job(self, item: BatchItem) -> Job:
+        return Job(self.settings.replace(content=item.source), item.output, self.plan.options.quality)
 
     def _save_output(self, job: Job, item: BatchItem, outcome) -> None:
         try:
