@@ -12,6 +12,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("content", help="the photo")
     parser.add_argument("styles", nargs="+", metavar="style", help="one or more paintings")
     parser.add_argument("-o", "--output", required=True, help="output file (.png .jpg .tif .webp)")
+    parser.add_argument("--masks", nargs="+", metavar="MASK",
+                        help="where each style applies: one greyscale image per style, in the same order "
+                             "(white = the style applies, black = not; resized to the content)")
+    parser.add_argument("--unmasked", choices=("photo", "blend"),
+                        help="what no mask covers: keep the photo (default) or take every style blended")
     add_settings_options(parser)
     parser.set_defaults(command=run)
 
@@ -20,6 +25,10 @@ def run(args) -> int:
     from engine.jobs import Job
 
     settings = settings_from_args(args, args.content, args.styles)
+    if args.masks:
+        settings = settings.replace(style_masks=list(args.masks))
+    if args.unmasked:
+        settings = settings.replace(mask_uncovered=args.unmasked)
     job = Job(settings, args.output, args.quality).check()  # before any work: nothing to lose yet
     content = job.load()
     outcome = run_interruptible(lambda on_step, should_stop: job.run(content, on_step, should_stop), ProgressPrinter())
