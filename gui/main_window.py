@@ -6,6 +6,7 @@ their edits into it and show what it holds; runs, saves and the other tabs read 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from pathlib import Path
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (
     QSizePolicy, QSplitter, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine import images, jobs
+from engine import images, jobs, masks
 from engine.errors import ImpastoError, OutOfMemoryError, SettingsError
 from engine.settings import TransferSettings
 from engine.timing import format_duration, time_left
@@ -27,6 +28,7 @@ from gui.worker import WorkerHost, describe
 from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
 from gui.jobs import ContentFrame, RunOutcome, SavedFile, save_job, stylize_job, warm_up_job
 from gui.layer_table import LookPanel
+from gui.mask_painter import MaskPainter
 from gui.preview import PreviewPanel
 from gui.session import Session
 from gui.settings_panel import SettingsPanel
@@ -96,6 +98,10 @@ class MainWindow(QMainWindow):
         inputs = QWidget()
         inputs_layout = QVBoxLayout(inputs)
         inputs_layout.addWidget(self.content_pane, 2)
+        self.masks_button = QToolButton(text="Paint Masks…", toolTip="Paint where each style applies (Ctrl+M)")
+        self.masks_button.clicked.connect(self.show_mask_painter)
+        inputs_layout.addWidget(self.masks_button, 0, Qt.AlignRight)
+        self.mask_painter: MaskPainter | None = None
         inputs_layout.addWidget(self.style_pane, 3)
         inputs.setMinimumWidth(210)
 
@@ -147,7 +153,7 @@ class MainWindow(QMainWindow):
         session = self.session
         self.content_pane.changed.connect(session.set_content)
         for signal in (self.style_pane.changed, self.style_pane.blend_changed):
-            signal.connect(lambda: session.set_styles(self.style_pane.styles(), origin=self.style_pane))
+            signal.connect(self._on_style_pane_changed)
         self.look_panel.look_changed.connect(lambda: session.edit(self.look_panel.apply_to, origin=self.look_panel))
         self.settings_panel.changed.connect(
             lambda: session.edit(self.settings_panel.apply_to, origin=self.settings_panel)
@@ -159,6 +165,12 @@ class MainWindow(QMainWindow):
         session.content_changed.connect(
             lambda path: self.setWindowTitle(f"{Path(path).name} — Impasto" if path else "Impasto")
         )
+
+    def _on_style_pane_changed(self) -> None:
+        """The pane's styles and blends, each keeping the mask painted for it (the pane shows none)."""
+        mask_of = {style.path: style.mask for style in self.session.styles}
+        styles = [dataclasses.replace(style, mask=mask_of.get(style.path, "")) for style in self.style_pane.styles()]
+        self.session.set_styles(styles, origin=self.style_pane)
 
     def _show_settings(self, fields, origin) -> None:
         settings = self.session.settings()
@@ -202,6 +214,7 @@ class MainWindow(QMainWindow):
         self.stop_action.setToolTip("Stop after the current iteration (Esc); the image so far can be saved")
         self.fit_action = self._action("&Fit in View", self.preview.view.zoom_fit, "Ctrl+0")
         self.actual_action = self._action("&Actual Pixels (1:1)", self.preview.view.zoom_actual, "Ctrl+1")
+        self.masks_action = self._action("Paint &Masks…", self.show_mask_painter, "Ctrl+M")
         self.start_button.setDefaultAction(self.start_action)
         self.stop_button.setDefaultAction(self.stop_action)
 
@@ -232,6 +245,8 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.fit_action)
         view_menu.addAction(self.actual_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.masks_action)
 
     def _add_panels(self) -> None:
         """The Batch and Explorer tabs: ``Panel(settings_source, parent)`` with ``busy`` and
@@ -254,6 +269,13 @@ class MainWindow(QMainWindow):
         self.settings_panel.load(self.session.settings())
         if with_images:
             self._restore_images(settings)
+            self._restore_masks(settings)
+
+    def _restore_masks(self, settings: TransferSettings) -> None:
+        """Give each restored style the mask ``settings`` had for it (after the panes took the images)."""
+        mask_of = dict(zip(settings.styles, settings.style_masks))
+        styles = [dataclasses.replace(style, mask=mask_of.get(style.path, "")) for style in self.session.styles]
+        self.session.set_styles(styles)
 
     def _restore_images(self, settings: TransferSettings) -> None:
         problems = []
@@ -282,6 +304,8 @@ class MainWindow(QMainWindow):
 
     # ================================================================== inputs
     def load_content(self, path: str, remember: bool = True) -> bool:
+        if not self._may_drop_masks(path):
+            return False
         try:
             self.content_pane.set_image(path)
         except ImpastoError as exc:
@@ -291,6 +315,29 @@ class MainWindow(QMainWindow):
             self.state.add_recent("content", path)
             self.state.set_last_folder("content", path)
         return True
+
+    def _may_drop_masks(self, path: str) -> bool:
+        """Masks are painted for one photo: another one drops them, once the user agrees."""
+        if not any(self.session.settings().style_masks) or os.path.abspath(path) == os.path.abspath(self.session.content):
+            return True
+        answer = QMessageBox.question(
+            self, "Discard the masks?",
+            f"The masks were painted for {Path(self.session.content).name}.\n\n"
+            f"Open {Path(path).name} and discard them? (Export them first from the mask painter to keep them.)",
+        )
+        if answer != QMessageBox.Yes:
+            return False
+        self.session.update(style_masks=[])
+        return True
+
+    def show_mask_painter(self) -> MaskPainter:
+        if self.mask_painter is None:
+            self.mask_painter = MaskPainter(self.session, self)
+            self.mask_painter.message.connect(self.show_status)
+        self.mask_painter.show()
+        self.mask_painter.raise_()
+        self.mask_painter.activateWindow()
+        return self.mask_painter
 
     def add_styles(self, paths: list[str]) -> int:
         """Add each readable image that is not a style already; one message lists those that are
@@ -440,6 +487,7 @@ class MainWindow(QMainWindow):
             settings = settings.replace(seed=random.randrange(2**31))
         try:
             settings.validate()
+            masks.check(settings.style_masks, len(settings.styles))
         except ImpastoError as exc:
             self.show_status(f"Cannot start: {exc}")
             return False
