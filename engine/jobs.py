@@ -117,8 +117,9 @@ def save(outcome: JobResult, output, quality: int = 95) -> Path:
     """Write ``outcome`` to ``output`` atomically, with the recipe of what ran and how it was
     steered, the content's alpha and EXIF, never over one of its inputs."""
     settings = outcome.settings
-    # a mask file may move: the recipe keeps the mask itself (engine.masks)
-    kept = settings.replace(style_masks=masks.embedded(settings.style_masks))
+    # a mask file may move: the recipe keeps the mask itself (engine.masks), within a JPEG's room
+    room = masks.JPEG_ROOM if Path(output).suffix.lower() in (".jpg", ".jpeg") else None
+    kept = settings.replace(style_masks=masks.embedded(settings.style_masks, room))
     outcome.saved = images.save_image(
         outcome.result.image, output, recipe=kept.recipe(outcome.result.steering), quality=quality,
         inputs=settings.input_paths(), alpha=outcome.content.alpha, exif=outcome.content.exif,

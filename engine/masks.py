@@ -33,6 +33,8 @@ from engine.errors import ImageError, SettingsError
 
 DATA_PREFIX = "data:image/png;base64,"
 STORED_SIDE = 512  # long side of a mask kept in a recipe (the GUI paints at this size too)
+MIN_STORED_SIDE = 32
+JPEG_ROOM = 56_000  # characters of mask data a JPEG's recipe can hold beside the rest (EXIF: 64 KB)
 UNCOVERED = ("photo", "blend")  # what the region no mask covers takes: content only, or every style blended
 
 
@@ -84,10 +86,16 @@ def is_empty(mask: Image.Image) -> bool:
     return mask.getextrema()[1] == 0
 
 
-def embedded(style_masks: list[str]) -> list[str]:
-    """The masks with each file read into a data URI, for a recipe that must not depend on a
-    file that may move (masks already embedded stay as they are)."""
-    return [spec if not spec or is_data(spec) else encode(stored(decode(spec))) for spec in style_masks]
+def embedded(style_masks: list[str], room: int | None = None) -> list[str]:
+    """The masks as data URIs, for a recipe that must not depend on a file that may move: files
+    read in at STORED_SIDE, data kept as it is. With ``room`` (characters; a JPEG's EXIF holds
+    64 KB), masks that would not fit are stored smaller, halving their side until they do."""
+    specs = [spec if not spec or is_data(spec) else encode(stored(decode(spec))) for spec in style_masks]
+    side = STORED_SIDE
+    while room is not None and sum(map(len, specs)) > room and side > MIN_STORED_SIDE:
+        side //= 2
+        specs = [encode(stored(decode(spec), side)) if spec else "" for spec in specs]
+    return specs
 
 
 def check(style_masks: list[str], style_count: int) -> list[Image.Image | None]:
@@ -139,6 +147,6 @@ def uncovered(region_masks: list[dict[str, torch.Tensor]]) -> dict[str, torch.Te
 
 
 __all__ = [
-    "DATA_PREFIX", "STORED_SIDE", "UNCOVERED", "check", "decode", "embedded", "encode", "is_data", "is_empty",
+    "DATA_PREFIX", "JPEG_ROOM", "STORED_SIDE", "UNCOVERED", "check", "decode", "embedded", "encode", "is_data", "is_empty",
     "label", "layer_masks", "mask_tensor", "pools_before", "stored", "summary", "uncovered",
 ]

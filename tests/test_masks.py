@@ -225,3 +225,27 @@ def test_a_batch_ignores_masks(tmp_path):
     settings = TransferSettings(styles=[str(tmp_path / "s.png")], style_masks=["left.png"])
     ran, _ = checked([str(tmp_path)], settings, BatchOptions(output_dir=str(tmp_path / "out")))
     assert ran.style_masks == []
+
+
+def test_the_explorer_ignores_the_masks_of_the_stylize_tab():
+    from engine import explore
+
+    base = TransferSettings(styles=["a", "b"], style_masks=["m.png", ""])
+    request = explore.ExploreRequest("style", style="s.png", base=base)
+    assert request.sheet_settings().validate(need_images=False).style_masks == []
+    assert explore.reconstruction_settings(base, "style", ["relu1_1"], 32, 2).validate(need_images=False).style_masks == []
+
+
+def test_masks_too_large_for_a_jpeg_recipe_are_kept_smaller(tmp_path):
+    """A JPEG's EXIF holds 64 KB: a noisy mask (233 KB as PNG data at 512 px) is stored smaller."""
+    noise = Image.fromarray(torch.randint(0, 256, (341, 512), dtype=torch.uint8).numpy())
+    spec = masks.encode(noise)
+    settings = TransferSettings(content="photo.png", styles=["a.png"], style_masks=[spec])
+    outcome = jobs.JobResult(transfer.TransferResult(content_image(W, H), False, 1, 0.1, settings),
+                             jobs.Content(content_image(W, H)), settings)
+    jobs.save(outcome, tmp_path / "out.jpg")
+    [kept] = TransferSettings.from_dict(images.read_recipe(tmp_path / "out.jpg"), strict=False).style_masks
+    assert len(kept) <= masks.JPEG_ROOM and masks.decode(kept).size[0] < 512
+    assert masks.decode(kept).size[0] / masks.decode(kept).size[1] == pytest.approx(512 / 341, rel=0.05)
+    jobs.save(outcome, tmp_path / "out.png")  # a PNG holds it all
+    assert TransferSettings.from_dict(images.read_recipe(tmp_path / "out.png"), strict=False).style_masks == [spec]
