@@ -45,7 +45,8 @@ def colour_of(index: int) -> QColor:
 def to_pil(mask: QImage) -> Image.Image:
     """A greyscale QImage as a PIL "L" image (rows are padded to 4 bytes in a QImage)."""
     rows = np.frombuffer(mask.constBits(), np.uint8, mask.sizeInBytes()).reshape(mask.height(), mask.bytesPerLine())
-    return Image.fromarray(np.ascontiguousarray(rows[:, : mask.width()]))
+    # a copy: an image made on a borrowed read-only buffer silently ignores ImageDraw.floodfill
+    return Image.fromarray(rows[:, : mask.width()]).copy()
 
 
 def to_qimage(mask: Image.Image) -> QImage:

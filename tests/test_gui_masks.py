@@ -79,6 +79,10 @@ def test_eraser_fill_clear_and_a_second_style(window, painter, qtbot):
     painter.size_box.setValue(12)
     stroke(qtbot, painter, [(48, 0), (48, 63)])  # a black line splits the mask in two
     assert session_mask(window, 0).getpixel((48, 30)) == 0
+    painter.set_tool("fill")
+    stroke(qtbot, painter, [(48, 30)])  # fills the black line, and only it
+    assert session_mask(window, 0).getpixel((48, 30)) == 255
+    painter.undo_action.trigger()
     painter.clear_mask()
     painter.set_tool("fill")
     painter.style_box.setCurrentIndex(1)
