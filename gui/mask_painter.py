@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
     QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine import files, masks
+from engine import files, images, masks
 from engine.errors import ImpastoError
 from gui.session import Session
+from gui.worker import pil_to_qimage
 
 COLOURS = ("#e8413c", "#2f7df6", "#2fb45a", "#f0a818", "#a550e0", "#18b8c8")  # one per style, in order
 TOOLS = ("brush", "eraser", "fill")
@@ -441,7 +442,14 @@ class MaskPainter(QWidget):
         if size.isValid() and max(size.width(), size.height()) > masks.STORED_SIDE:
             scale = masks.STORED_SIDE / max(size.width(), size.height())
             reader.setScaledSize(QSize(max(1, round(size.width() * scale)), max(1, round(size.height() * scale))))
-        return reader.read()
+        photo = reader.read()
+        if photo.isNull():  # a file Qt cannot decode (CMYK TIFF, 16-bit...) that the engine can
+            try:
+                picture = images.load_image(path)
+                photo = pil_to_qimage(images.resize_long_side(picture, min(masks.STORED_SIDE, max(picture.size))))
+            except ImpastoError as exc:
+                self.message.emit(str(exc))
+        return photo
 
     def _sync_styles(self) -> None:
         """Follow the session's styles: the list, and masks set elsewhere (a restored recipe)."""

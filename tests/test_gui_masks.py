@@ -158,3 +158,12 @@ def test_painting_during_a_run_steers_it_and_the_result_keeps_the_masks(window, 
         assert window.save_to(str(tmp_path / "painted.png"))
     recipe = images.read_recipe(tmp_path / "painted.png")
     assert recipe["style_masks"] == painted
+
+
+def test_a_photo_qt_cannot_decode_is_shown_through_the_engine(window, painter, tmp_path, monkeypatch, dialogs):
+    from PySide6.QtGui import QImage, QImageReader
+
+    monkeypatch.setattr(QImageReader, "read", lambda self: QImage())  # as for a CMYK TIFF
+    dialogs.answer = QMessageBox.Yes
+    assert window.load_content(str(make_image(tmp_path / "cmyk.png", (80, 60))))
+    assert painter.canvas.photo.size().width() == 80 and painter.document.size.height() == 60
