@@ -31,6 +31,7 @@ LBFGS_HISTORY = devices.LBFGS_HISTORY
 # 0.793 / 69.9 (diverged); no box within a scale 0.803 / 1.201; that plus an active set (pixels
 # held at the box left out of the step) 0.637 / 0.667, but 0.741 against clamp's 0.702 over a
 # whole coarse-to-fine run at 256 px. Saturated paintings push many pixels past the box.
+MASK_CACHE = 8  # decoded masks a Stylizer keeps
 PLATEAU_WINDOW = 10  # iterations over which the plateau test measures the loss's fall
 
 
@@ -170,8 +171,11 @@ class Stylizer:
         return cached
 
     def mask(self, spec: str, index: int) -> Image.Image:
-        """The mask ``spec`` names, decoded once (a painted mask steered in comes back often)."""
+        """The mask ``spec`` names, decoded once for every scale; the oldest of the
+        masks a run is steered through (a new one with every painted stroke) are let go."""
         if spec not in self._masks:
+            if len(self._masks) >= MASK_CACHE:
+                del self._masks[next(iter(self._masks))]
             self._masks[spec] = masks.decode(spec, masks.label(index))
         return self._masks[spec]
 
