@@ -139,7 +139,7 @@ def test_blend_edits_keep_the_masks_and_a_recipe_brings_them_back(window, painte
     assert painter.document.masks[0] is not None and painter.document.masks[1] is None
 
 
-def test_painting_during_a_run_steers_it_and_the_result_keeps_the_masks(window, painter, qtbot, tmp_path):
+def test_painting_during_a_run_steers_it_and_the_result_keeps_the_masks(window, painter, qtbot, tmp_path, dialogs):
     window.session.update(iterations=2000)
     assert window.start()
     wait_optimising(qtbot, window)
@@ -158,6 +158,10 @@ def test_painting_during_a_run_steers_it_and_the_result_keeps_the_masks(window, 
         assert window.save_to(str(tmp_path / "painted.png"))
     recipe = images.read_recipe(tmp_path / "painted.png")
     assert recipe["style_masks"] == painted
+    window.session.update(style_masks=[])
+    dialogs.answer = QMessageBox.Yes
+    assert window.offer_recipe(str(tmp_path / "painted.png"))  # what dropping the result does
+    assert window.session.settings().style_masks == painted and painter.document.masks[0] is not None
 
 
 def test_a_photo_qt_cannot_decode_is_shown_through_the_engine(window, painter, tmp_path, monkeypatch, dialogs):
