@@ -304,31 +304,32 @@ class MainWindow(QMainWindow):
 
     # ================================================================== inputs
     def load_content(self, path: str, remember: bool = True) -> bool:
-        if not self._may_drop_masks(path):
+        dropping_masks = self._masks_painted_for_another(path)
+        if dropping_masks and not self._ask_to_drop_masks(path):
             return False
         try:
             self.content_pane.set_image(path)
         except ImpastoError as exc:
             self._warn("Cannot open the content image", str(exc))
             return False
+        if dropping_masks:  # only now: an unreadable photo keeps the old one and its masks
+            self.session.update(style_masks=[])
         if remember:
             self.state.add_recent("content", path)
             self.state.set_last_folder("content", path)
         return True
 
-    def _may_drop_masks(self, path: str) -> bool:
-        """Masks are painted for one photo: another one drops them, once the user agrees."""
-        if not any(self.session.settings().style_masks) or os.path.abspath(path) == os.path.abspath(self.session.content):
-            return True
+    def _masks_painted_for_another(self, path: str) -> bool:
+        """Masks are painted for one photo: whether opening ``path`` would drop them."""
+        return any(self.session.settings().style_masks) and os.path.abspath(path) != os.path.abspath(self.session.content)
+
+    def _ask_to_drop_masks(self, path: str) -> bool:
         answer = QMessageBox.question(
             self, "Discard the masks?",
             f"The masks were painted for {Path(self.session.content).name}.\n\n"
             f"Open {Path(path).name} and discard them? (Export them first from the mask painter to keep them.)",
         )
-        if answer != QMessageBox.Yes:
-            return False
-        self.session.update(style_masks=[])
-        return True
+        return answer == QMessageBox.Yes
 
     def show_mask_painter(self) -> MaskPainter:
         if self.mask_painter is None:

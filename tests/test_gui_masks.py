@@ -118,6 +118,9 @@ def test_masks_belong_to_the_photo(window, painter, qtbot, tmp_path, dialogs):
     assert "photo.png" in dialogs.questions[-1] and session_mask(window, 0) is not None
     assert window.session.content.endswith("photo.png")
     dialogs.answer = QMessageBox.Yes
+    (tmp_path / "broken.png").write_text("no")
+    assert not window.load_content(str(tmp_path / "broken.png"))  # unreadable: the photo and masks stay
+    assert session_mask(window, 0) is not None and window.session.content.endswith("photo.png")
     assert window.load_content(str(other))
     assert window.session.settings().style_masks == [] and painter.document.size.width() == 64
     assert all(mask is None for mask in painter.document.masks)
