@@ -174,3 +174,16 @@ def test_a_photo_qt_cannot_decode_is_shown_through_the_engine(window, painter, t
     dialogs.answer = QMessageBox.Yes
     assert window.load_content(str(make_image(tmp_path / "cmyk.png", (80, 60))))
     assert painter.canvas.photo.size().width() == 80 and painter.document.size.height() == 60
+
+
+def test_the_batch_tab_says_it_ignores_the_masks(window, painter, qtbot):
+    batch = window.panels[0]
+    window.show()
+    window.tabs.setCurrentWidget(batch)
+    assert "style1+style2" in batch.styles_label.text() and "masks ignored" not in batch.styles_label.text()
+    painter.set_tool("fill")
+    stroke(qtbot, painter, [(5, 5)])
+    window.tabs.setCurrentWidget(window.stylize_tab)
+    window.tabs.setCurrentWidget(batch)  # shown again: the style line is rebuilt
+    assert "masks ignored" in batch.styles_label.text()
+    assert batch.batch_settings().style_masks  # kept here; engine.batch drops them (test_masks.py)

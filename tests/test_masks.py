@@ -122,9 +122,10 @@ def test_masks_steer_a_running_optimisation_and_the_log_names_them_briefly():
     assert entry["changes"]["style_masks"][0].startswith("painted ") and len(entry["changes"]["style_masks"][0]) < 20
 
 
-def test_masks_work_with_colour_modes_blends_bf16_and_scales():
+@pytest.mark.parametrize("colours", ["luminance", "match"])
+def test_masks_work_with_colour_modes_blends_bf16_and_scales(colours):
     settings = TransferSettings(**{**RUN, "iterations": 3, "start_size": 32, "precision": "bf16"},
-                                styles=["stripes", "dots"], style_blend=[2.0, 1.0], preserve_colors="luminance",
+                                styles=["stripes", "dots"], style_blend=[2.0, 1.0], preserve_colors=colours,
                                 style_masks=[masks.encode(half_mask(True)), ""], mask_uncovered="blend")
     result = transfer.run(settings, content=content_image(W, H), styles=[style_image(), dots_image()])
     assert result.image.size == (W, H) and result.losses["style"] > 0
