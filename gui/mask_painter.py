@@ -31,6 +31,7 @@ from gui.worker import pil_to_qimage
 
 COLOURS = ("#e8413c", "#2f7df6", "#2fb45a", "#f0a818", "#a550e0", "#18b8c8")  # one per style, in order
 TOOLS = ("brush", "eraser", "fill")
+DISPLAY_SIDE = 1024  # the photo under the masks is shown sharper than the masks are kept
 FILL_THRESHOLD = 64  # a fill spreads over mask values within this of the clicked one
 PNG_FILTER = "PNG image (*.png)"
 OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp);;All files (*)"
@@ -435,18 +436,18 @@ class MaskPainter(QWidget):
         self._on_settings_changed({"mask_uncovered"}, None)
 
     def _read_photo(self, path: str) -> QImage:
-        """The photo at most STORED_SIDE pixels on its long side (a scaled decode: cheap), upright."""
+        """The photo at most DISPLAY_SIDE pixels on its long side (a scaled decode: cheap), upright."""
         reader = QImageReader(path)
         reader.setAutoTransform(True)
         size = reader.size()
-        if size.isValid() and max(size.width(), size.height()) > masks.STORED_SIDE:
-            scale = masks.STORED_SIDE / max(size.width(), size.height())
+        if size.isValid() and max(size.width(), size.height()) > DISPLAY_SIDE:
+            scale = DISPLAY_SIDE / max(size.width(), size.height())
             reader.setScaledSize(QSize(max(1, round(size.width() * scale)), max(1, round(size.height() * scale))))
         photo = reader.read()
         if photo.isNull():  # a file Qt cannot decode (CMYK TIFF, 16-bit...) that the engine can
             try:
                 picture = images.load_image(path)
-                photo = pil_to_qimage(images.resize_long_side(picture, min(masks.STORED_SIDE, max(picture.size))))
+                photo = pil_to_qimage(images.resize_long_side(picture, min(DISPLAY_SIDE, max(picture.size))))
             except ImpastoError as exc:
                 self.message.emit(str(exc))
         return photo
@@ -459,7 +460,10 @@ class MaskPainter(QWidget):
         if specs == self._specs:
             return  # this painter's own write, or a blend change
         self._specs = specs
-        size = self.canvas.photo.size() if not self.canvas.photo.isNull() else QSize()
+        size = QSize()
+        if not self.canvas.photo.isNull():  # masks at most STORED_SIDE, the photo's shape
+            width, height = self.canvas.photo.width(), self.canvas.photo.height()
+            size = QSize(*images.fit_size(width, height, min(masks.STORED_SIDE, max(width, height))))
         self.document.size = size
         loaded = []
         for index, spec in enumerate(specs):

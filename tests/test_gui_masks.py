@@ -187,3 +187,13 @@ def test_the_batch_tab_says_it_ignores_the_masks(window, painter, qtbot):
     window.tabs.setCurrentWidget(batch)  # shown again: the style line is rebuilt
     assert "masks ignored" in batch.styles_label.text()
     assert batch.batch_settings().style_masks  # kept here; engine.batch drops them (test_masks.py)
+
+
+def test_a_large_photo_is_shown_sharp_and_its_masks_are_kept_at_512_px(window, painter, qtbot, tmp_path, dialogs):
+    assert window.load_content(str(make_image(tmp_path / "large.png", (1200, 800))))
+    assert painter.canvas.photo.width() == 1024
+    assert painter.document.size.width() == 512 and abs(painter.document.size.height() - 341) <= 1  # the photo's shape
+    painter.size_box.setValue(20)
+    stroke(qtbot, painter, [(400, 300), (420, 300)])
+    mask = session_mask(window, 0)
+    assert mask.width == 512 and mask.getpixel((410, 300)) == 255 and mask.getpixel((100, 100)) == 0
