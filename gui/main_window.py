@@ -681,6 +681,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):
         self.remember()
+        if self.mask_painter is not None:
+            self.mask_painter.close()
         results = [self.host.shutdown(), self.io_host.shutdown()]
         for panel in self.panels:
             result = panel.shutdown()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from engine import images, masks
 from engine.settings import TransferSettings
+from gui.main_window import MainWindow
 from gui.mask_painter import overlay, to_qimage
 from tests.qt_helpers import dialogs  # noqa: F401  (autouse fixture)
 from tests.test_gui import RUN_TIMEOUT_MS, make_image, wait_optimising, window  # noqa: F401  (fixture)
@@ -197,3 +198,16 @@ def test_a_large_photo_is_shown_sharp_and_its_masks_are_kept_at_512_px(window, p
     stroke(qtbot, painter, [(400, 300), (420, 300)])
     mask = session_mask(window, 0)
     assert mask.width == 512 and mask.getpixel((410, 300)) == 255 and mask.getpixel((100, 100)) == 0
+
+
+def test_the_masks_are_remembered_with_the_photo_across_a_restart(window, painter, qtbot):
+    painter.set_tool("fill")
+    stroke(qtbot, painter, [(5, 5)])
+    painted = window.session.settings().style_masks
+    window.close()
+    assert not painter.isVisible()  # the painter goes with its window
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.session.settings().style_masks == painted
+    assert second.show_mask_painter().document.masks[0] is not None
+    second.close()
