@@ -25,6 +25,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--save-every", type=int, default=0, metavar="N",
                         help="also write a snapshot every N iterations and at the end of each scale, "
                              "as <stem>_<iteration>.<ext> beside the output")
+    parser.add_argument("--masks", nargs="+", metavar="MASK",
+                        help="where each style applies: one greyscale image per style, in the same order "
+                             "(white = the style applies, black = not; resized to the content)")
+    parser.add_argument("--unmasked", choices=("photo", "blend"),
+                        help="what no mask covers: keep the photo (default) or take every style blended")
     add_settings_options(parser)
     parser.set_defaults(command=run)
 
@@ -54,8 +59,17 @@ def _new_job(args):
     if not args.content or not args.styles or not args.output:
         raise UsageError("stylize: CONTENT, at least one STYLE and -o OUTPUT are required "
                          "(or --continue RESULT) (see --help)")
-    settings = settings_from_args(args, args.content, args.styles)
+    settings = _with_masks(settings_from_args(args, args.content, args.styles), args)
     return Job(settings.replace(snapshot_every=args.save_every), args.output, args.quality)
+
+
+def _with_masks(settings, args):
+    """``--masks`` and ``--unmasked`` on top of ``settings`` (a continued recipe keeps its own)."""
+    if args.masks:
+        settings = settings.replace(style_masks=list(args.masks))
+    if args.unmasked:
+        settings = settings.replace(mask_uncovered=args.unmasked)
+    return settings
 
 
 def _continue_job(args):
@@ -68,7 +82,7 @@ def _continue_job(args):
         raise UsageError("stylize: --continue takes the content and styles from the recipe in RESULT; "
                          "give no CONTENT or STYLE (see --help)")
     parent = continuation.read_parent(args.continue_from)
-    settings = settings_from_args(args, base=parent.settings)
+    settings = _with_masks(settings_from_args(args, base=parent.settings), args)
     settings = continuation.continued(parent, settings.replace(snapshot_every=args.save_every), args.size)
     continuation.check_inputs(parent, settings)
     output = args.output or continuation.default_output(parent.path, settings.size)

@@ -97,7 +97,7 @@ class ExploreRequest:
         """The base settings with this request's images (where they are files): what a sheet's
         recipe records, and whose ``input_paths()`` no sheet may overwrite."""
         content, style = _path_of(self.content), _path_of(self.style)
-        return self.base.replace(content=content, styles=[style] if style else [], style_blend=[])
+        return self.base.replace(content=content, styles=[style] if style else [], style_blend=[], style_masks=[])
 
     def layer_sets(self) -> list[tuple[str, ...]]:
         """The layers of each reconstruction tile, in order."""
@@ -220,7 +220,7 @@ def reconstruction_settings(base: TransferSettings, what: str, layers, size: int
     """
     weights = {name: 1.0 for name in layers}
     return base.replace(
-        content="", styles=[], style_blend=[], init="noise", init_image="", size=size, start_size=size,
+        content="", styles=[], style_blend=[], style_masks=[], init="noise", init_image="", size=size, start_size=size,
         iterations=iterations, iteration_growth=1.0, plateau=0.0, tv_weight=0.0, optimizer="lbfgs", preserve_colors="none", style_scale=1.0,
         precision="fp32", content_weight=1.0, style_weight=1.0,
         content_layers=weights if what == "content" else {},

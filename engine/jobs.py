@@ -25,7 +25,7 @@ from typing import Callable
 
 from PIL import Image
 
-from engine import images, transfer
+from engine import images, masks, transfer
 from engine.settings import PARENT_KEY, TransferSettings
 from engine.snapshots import Snapshot
 from engine.transfer import Progress, Steering, Stylizer, TransferResult
@@ -36,24 +36,31 @@ from engine.transfer import Progress, Steering, Stylizer, TransferResult
 
 @dataclass(frozen=True)
 class Style:
-    """One style image of a job and its weight in the blend.
+    """One style image of a job, its weight in the blend and where it applies (``mask``: a file
+    or PNG data URI, engine.masks; "" = everywhere).
 
-    A per-style region mask or scale belongs here as a new field with a default (``mask: str = ""``,
-    ``scale: float | None = None``), carried into TransferSettings by ``with_styles``.
+    A per-style scale belongs here as a new field with a default (``scale: float | None = None``),
+    carried into TransferSettings by ``with_styles``.
     """
 
     path: str
     blend: float = 1.0
+    mask: str = ""
 
 
 def styles_of(settings: TransferSettings) -> list[Style]:
     """The styles of ``settings``; a blend list that does not match the styles counts as equal."""
     blends = settings.style_blend if len(settings.style_blend) == len(settings.styles) else []
-    return [Style(path, float(blends[i]) if blends else 1.0) for i, path in enumerate(settings.styles)]
+    specs = settings.style_masks if len(settings.style_masks) == len(settings.styles) else []
+    return [Style(path, float(blends[i]) if blends else 1.0, specs[i] if specs else "")
+            for i, path in enumerate(settings.styles)]
 
 
 def with_styles(settings: TransferSettings, styles: list[Style]) -> TransferSettings:
-    return settings.replace(styles=[s.path for s in styles], style_blend=[s.blend for s in styles])
+    """``settings`` with these styles; no style with a mask leaves ``style_masks`` empty."""
+    style_masks = [s.mask for s in styles] if any(s.mask for s in styles) else []
+    return settings.replace(styles=[s.path for s in styles], style_blend=[s.blend for s in styles],
+                            style_masks=style_masks)
 
 
 # ------------------------------------------------------------------------ inputs and outputs
@@ -112,7 +119,10 @@ def save(outcome: JobResult, output, quality: int = 95) -> Path:
     """Write ``outcome`` to ``output`` atomically, with the recipe of what ran and how it was
     steered, the content's alpha and EXIF, never over one of its inputs."""
     settings = outcome.settings
-    recipe = settings.recipe(outcome.result.steering, outcome.result.run_record())
+    # a mask file may move: the recipe keeps the mask itself (engine.masks), within a JPEG's room
+    room = masks.JPEG_ROOM if Path(output).suffix.lower() in (".jpg", ".jpeg") else None
+    kept = settings.replace(style_masks=masks.embedded(settings.style_masks, room))
+    recipe = kept.recipe(outcome.result.steering, outcome.result.run_record())
     if outcome.lineage is not None:
         recipe[PARENT_KEY] = outcome.lineage
     outcome.saved = images.save_image(
@@ -144,8 +154,9 @@ class Job:
     lineage: dict | None = None  # a continued run's parent, recorded in its recipe
 
     def check(self) -> "Job":
-        """Everything that can be refused before the run: settings, output name, output folder."""
+        """Everything that can be refused before the run: settings, masks, output name, output folder."""
         self.settings.validate()
+        masks.check(self.settings.style_masks, len(self.settings.styles))
         if self.output is not None:
             self.output = guard_output(self.settings, self.output, self.quality)
             images.check_writable(self.output)

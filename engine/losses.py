@@ -51,3 +51,22 @@ def blend_grams(grams_per_style: list[dict], weights: list[float]) -> dict:
         name: sum(w * grams[name] for grams, w in zip(grams_per_style, weights))
         for name in grams_per_style[0]
     }
+
+
+def guided_gram(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The Gram matrix of the positions ``mask`` (1, 1, H, W, 0..1, on the features' grid) covers,
+    each weighted by its mask value and normalised by the mask's mass: a soft region's own Gram."""
+    n, c, h, w = features.shape
+    flat = features.float().reshape(n, c, h * w)
+    weights = mask.reshape(1, 1, h * w)
+    return (flat * weights) @ flat.transpose(1, 2) / (weights.sum() + EPS)
+
+
+def guided_style_loss(features: dict, regions: list, layer_weights: dict) -> torch.Tensor:
+    """Each region's guided Grams against its own style's: ``regions`` holds (weight, masks by
+    layer, target Grams by layer) for every style with a mask (and the uncovered region's blend)."""
+    return sum(
+        weight * w * relative_error(guided_gram(features[name], masks[name]), targets[name])
+        for weight, masks, targets in regions
+        for name, w in layer_weights.items()
+    )

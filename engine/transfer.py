@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from engine import color, devices, images, losses, timing
+from engine import color, devices, images, losses, masks, timing
 from engine.errors import OutOfMemoryError
 from engine.settings import MIN_SIZE, STEERABLE_FIELDS, TransferSettings
 from engine.snapshots import Snapshot, SnapshotKeeper, is_due
@@ -32,6 +32,7 @@ LBFGS_HISTORY = devices.LBFGS_HISTORY
 # 0.793 / 69.9 (diverged); no box within a scale 0.803 / 1.201; that plus an active set (pixels
 # held at the box left out of the step) 0.637 / 0.667, but 0.741 against clamp's 0.702 over a
 # whole coarse-to-fine run at 256 px. Saturated paintings push many pixels past the box.
+MASK_CACHE = 8  # decoded masks a Stylizer keeps
 PLATEAU_WINDOW = 10  # iterations over which the plateau test measures the loss's fall
 
 
@@ -124,6 +125,7 @@ class Stylizer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.style_images = styles if styles is not None else [images.load_image(p) for p in settings.styles]
         self._gram_cache: dict = {}
+        self._masks: dict[str, Image.Image] = {}  # decoded masks by their spec (file or data URI)
 
     # --- features ----------------------------------------------------------------------
     def features(self, image: torch.Tensor, layers) -> dict[str, torch.Tensor]:
@@ -175,6 +177,15 @@ class Stylizer:
                     feats = self.features(self._style_tensor(index, long_side, content), missing)
                     grams.update({name: losses.gram_matrix(feats[name]).detach() for name in missing})
         return cached
+
+    def mask(self, spec: str, index: int) -> Image.Image:
+        """The mask ``spec`` names, decoded once for every scale; the oldest of the
+        masks a run is steered through (a new one with every painted stroke) are let go."""
+        if spec not in self._masks:
+            if len(self._masks) >= MASK_CACHE:
+                del self._masks[next(iter(self._masks))]
+            self._masks[spec] = masks.decode(spec, masks.label(index))
+        return self._masks[spec]
 
     # --- the run ------------------------------------------------------------------------
     def stylize(
@@ -309,13 +320,18 @@ class _Run:
     def _steered(self, new: TransferSettings) -> TransferSettings:
         """The run's settings with the new weights, layers and blend (STEERABLE_FIELDS) and
         nothing else of ``new``: size, scale, colour mode... stay what the run started with. A
-        blend for another set of styles is ignored. Each change goes into the steering log."""
+        blend or masks for another set of styles are ignored. Each change goes into the steering log
+        (masks by a short summary: a painted mask changes with every stroke)."""
         changes = {name: getattr(new, name) for name in STEERABLE_FIELDS}
         if len(new.style_blend) != len(self.stylizer.style_images):
             changes["style_blend"] = self.steered_settings.style_blend
+        if new.style_masks and len(new.style_masks) != len(self.stylizer.style_images):
+            changes["style_masks"] = self.steered_settings.style_masks
         steered = self.steered_settings.replace(**changes).validate(need_images=False)
         changed = {name: getattr(steered, name) for name in STEERABLE_FIELDS
                    if getattr(steered, name) != getattr(self.steered_settings, name)}
+        if "style_masks" in changed:
+            changed["style_masks"] = masks.summary(changed["style_masks"])
         if changed:
             self.steering_log.append({"iteration": self.done_iterations, "changes": changed})
         return steered
@@ -341,13 +357,42 @@ class _Run:
             feats = self.stylizer.features(self.content_input, self.content_layers)
             self.content_targets = {name: f.detach().float() for name, f in feats.items()}
         self.style_targets = {}
+        self.regions = None  # guided Grams per masked region, or None: every style everywhere
         if self.style_layers and self.stylizer.style_images:
             per_style = self.stylizer.style_grams(side, self.style_layers, self.content_rgb, self.gram_cache)
             blended = losses.blend_grams(per_style, weights.blend_weights(len(per_style)))
             self.style_targets = {name: blended[name] for name in self.style_layers}
+            self.regions = self._regions(per_style, self.style_targets)
         self.needed_layers = set(self.content_layers) | set(self.style_targets)
         if not self.style_targets:
             self.style_layers = {}
+
+    def _regions(self, per_style: list[dict], blended: dict) -> list | None:
+        """(weight, mask by layer, style Grams by layer) for each style's region, plus the blend
+        over what no mask covers when mask_uncovered is "blend"; None when no style has a mask.
+        A region's weight is its style's share of the blend times the number of styles, so equal
+        blends give every region the whole style weight, as one unmasked style has."""
+        settings = self.steered_settings
+        if not any(settings.style_masks):
+            return None
+        height, width = self.content_rgb.shape[-2:]
+        names = list(self.style_layers)
+        blends = settings.blend_weights(len(per_style))
+        regions, coverage = [], []
+        for index, (spec, grams, blend) in enumerate(zip(settings.style_masks, per_style, blends)):
+            if spec:
+                full = masks.mask_tensor(self.stylizer.mask(spec, index), width, height, self.stylizer.device)
+            else:
+                full = torch.ones((1, 1, height, width), device=self.stylizer.device)
+            by_layer = masks.layer_masks(full, names)
+            coverage.append(by_layer)
+            if float(full.sum()) > 0 and blend > 0:
+                regions.append((blend * len(per_style), by_layer, {name: grams[name] for name in names}))
+        if settings.mask_uncovered == "blend":
+            rest = masks.uncovered(coverage)
+            if float(rest[names[0]].sum()) > 0:
+                regions.append((1.0, rest, blended))
+        return regions
 
     def _optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer:
         if self.settings.optimizer == "adam":
@@ -359,7 +404,12 @@ class _Run:
         feats = self.stylizer.features(x, self.needed_layers)
         zero = x.new_zeros(())
         content = losses.content_loss(feats, self.content_targets, self.content_layers) if self.content_layers else zero
-        style = losses.style_loss(feats, self.style_targets, self.style_layers) if self.style_layers else zero
+        if not self.style_layers:
+            style = zero
+        elif self.regions is None:
+            style = losses.style_loss(feats, self.style_targets, self.style_layers)
+        else:
+            style = losses.guided_style_loss(feats, self.regions, self.style_layers) if self.regions else zero
         tv = losses.total_variation(x)
         w = self.steered_settings
         loss = w.content_weight * content + w.style_weight * style + w.tv_weight * tv

@@ -373,7 +373,7 @@ class BatchPanel(QWidget):
         """The Stylize tab's settings, with this panel's styles when chosen here."""
         settings = self._settings_source()
         if self._styles is not None:
-            settings = settings.replace(styles=list(self._styles), style_blend=[])
+            settings = settings.replace(styles=list(self._styles), style_blend=[], style_masks=[])
         return settings.replace(content="")
 
     def _planner(self, settings: TransferSettings):
@@ -605,6 +605,8 @@ class BatchPanel(QWidget):
             self.styles_label.setText(f"Style: {style_label(settings)} ({source})")
         else:
             self.styles_label.setText("No style image: add one on the Stylize tab or with Styles…")
+        if any(settings.style_masks):  # engine.batch drops them
+            self.styles_label.setText(self.styles_label.text() + " · masks ignored: each was painted for one photo")
         self.tab_styles_button.setEnabled(self._styles is not None)
         link = self.palette().color(QPalette.Link).name()
         self.summary_label.setText(

@@ -6,6 +6,7 @@ their edits into it and show what it holds; runs, saves and the other tabs read 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from pathlib import Path
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (
     QSizePolicy, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
-from engine import images, jobs
+from engine import images, jobs, masks
 from engine.errors import ImpastoError, OutOfMemoryError, SettingsError
 from engine.files import config_dir
 from engine.settings import RUN_KEY, TransferSettings
@@ -36,6 +37,7 @@ from gui.jobs import (
 )
 from gui.layer_table import LookPanel
 from gui.look_history import LookHistory
+from gui.mask_painter import MaskPainter
 from gui.preview import PreviewPanel
 from gui.recent import recent_labels
 from gui.screens import fit_to_screen
@@ -122,6 +124,10 @@ class MainWindow(QMainWindow):
         inputs = QWidget()
         inputs_layout = QVBoxLayout(inputs)
         inputs_layout.addWidget(self.content_pane, 2)
+        self.masks_button = QToolButton(text="Paint Masks…", toolTip="Paint where each style applies (Ctrl+M)")
+        self.masks_button.clicked.connect(self.show_mask_painter)
+        inputs_layout.addWidget(self.masks_button, 0, Qt.AlignRight)
+        self.mask_painter: MaskPainter | None = None
         inputs_layout.addWidget(self.style_pane, 3)
         inputs.setMinimumWidth(210)
         self.inputs_panel = inputs
@@ -189,7 +195,7 @@ class MainWindow(QMainWindow):
         session = self.session
         self.content_pane.changed.connect(session.set_content)
         for signal in (self.style_pane.changed, self.style_pane.blend_changed):
-            signal.connect(lambda: session.set_styles(self.style_pane.styles(), origin=self.style_pane))
+            signal.connect(self._on_style_pane_changed)
         self.look_panel.look_changed.connect(lambda: session.edit(self.look_panel.apply_to, origin=self.look_panel))
         self.settings_panel.changed.connect(
             lambda: session.edit(self.settings_panel.apply_to, origin=self.settings_panel)
@@ -202,6 +208,12 @@ class MainWindow(QMainWindow):
         session.content_changed.connect(
             lambda path: self.setWindowTitle(f"{Path(path).name} — Impasto" if path else "Impasto")
         )
+
+    def _on_style_pane_changed(self) -> None:
+        """The pane's styles and blends, each keeping the mask painted for it (the pane shows none)."""
+        mask_of = {style.path: style.mask for style in self.session.styles}
+        styles = [dataclasses.replace(style, mask=mask_of.get(style.path, "")) for style in self.style_pane.styles()]
+        self.session.set_styles(styles, origin=self.style_pane)
 
     def _show_settings(self, fields, origin) -> None:
         settings = self.session.settings()
@@ -265,6 +277,7 @@ class MainWindow(QMainWindow):
         self.film_strip.add_buttons(self.refine_action)  # "Continue from here" is the strip's own (Run ▸ Continue too)
         self.fit_action = self._action("&Fit in View", self.preview.view.zoom_fit, "Ctrl+0")
         self.actual_action = self._action("&Actual Pixels (1:1)", self.preview.view.zoom_actual, "Ctrl+1")
+        self.masks_action = self._action("Paint &Masks…", self.show_mask_painter, "Ctrl+M")
         self.start_button.setDefaultAction(self.start_action)
         self.draft_button.setDefaultAction(self.draft_action)
         self.stop_button.setDefaultAction(self.stop_action)
@@ -311,6 +324,8 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.fit_action)
         view_menu.addAction(self.actual_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.masks_action)
 
     def _add_panels(self) -> None:
         """The Batch and Explorer tabs: ``Panel(settings_source, parent)`` with ``busy`` and
@@ -449,6 +464,13 @@ class MainWindow(QMainWindow):
         self.settings_panel.load(self.session.settings())
         if with_images:
             self._restore_images(settings)
+            self._restore_masks(settings)
+
+    def _restore_masks(self, settings: TransferSettings) -> None:
+        """Give each restored style the mask ``settings`` had for it (after the panes took the images)."""
+        mask_of = dict(zip(settings.styles, settings.style_masks))
+        styles = [dataclasses.replace(style, mask=mask_of.get(style.path, "")) for style in self.session.styles]
+        self.session.set_styles(styles)
 
     def _restore_images(self, settings: TransferSettings) -> None:
         problems = []
@@ -477,15 +499,41 @@ class MainWindow(QMainWindow):
 
     # ================================================================== inputs
     def load_content(self, path: str, remember: bool = True) -> bool:
+        dropping_masks = self._masks_painted_for_another(path)
+        if dropping_masks and not self._ask_to_drop_masks(path):
+            return False
         try:
             self.content_pane.set_image(path)
         except ImpastoError as exc:
             self._warn("Cannot open the content image", str(exc))
             return False
+        if dropping_masks:  # only now: an unreadable photo keeps the old one and its masks
+            self.session.update(style_masks=[])
         if remember:
             self.state.add_recent("content", path)
             self.state.set_last_folder("content", path)
         return True
+
+    def _masks_painted_for_another(self, path: str) -> bool:
+        """Masks are painted for one photo: whether opening ``path`` would drop them."""
+        return any(self.session.settings().style_masks) and os.path.abspath(path) != os.path.abspath(self.session.content)
+
+    def _ask_to_drop_masks(self, path: str) -> bool:
+        answer = QMessageBox.question(
+            self, "Discard the masks?",
+            f"The masks were painted for {Path(self.session.content).name}.\n\n"
+            f"Open {Path(path).name} and discard them? (Export them first from the mask painter to keep them.)",
+        )
+        return answer == QMessageBox.Yes
+
+    def show_mask_painter(self) -> MaskPainter:
+        if self.mask_painter is None:
+            self.mask_painter = MaskPainter(self.session, self)
+            self.mask_painter.message.connect(self.show_status)
+        self.mask_painter.show()
+        self.mask_painter.raise_()
+        self.mask_painter.activateWindow()
+        return self.mask_painter
 
     def add_styles(self, paths: list[str]) -> int:
         """Add each readable image that is not a style already; one message lists those that are
@@ -692,6 +740,7 @@ class MainWindow(QMainWindow):
             settings = settings.replace(seed=random.randrange(2**31))
         try:
             settings.validate()
+            masks.check(settings.style_masks, len(settings.styles))
         except ImpastoError as exc:
             self.show_status(f"Cannot start: {exc}")
             return None
@@ -1027,6 +1076,8 @@ class MainWindow(QMainWindow):
             event.ignore()  # Cancel: the window, its run and its result stay
             return
         self.remember()
+        if self.mask_painter is not None:
+            self.mask_painter.close()
         results = [self.host.shutdown(), self.io_host.shutdown()]
         for panel in self.panels:
             result = panel.shutdown()

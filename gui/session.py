@@ -17,7 +17,7 @@ from PySide6.QtCore import Property, QObject, Signal
 from engine.jobs import Style, styles_of, with_styles
 from engine.settings import STEERABLE_FIELDS, TransferSettings
 
-_IMAGE_FIELDS = ("content", "styles", "style_blend")
+_IMAGE_FIELDS = ("content", "styles", "style_blend", "style_masks")
 _FIELDS = tuple(f.name for f in dataclasses.fields(TransferSettings))
 
 
@@ -98,7 +98,7 @@ class Session(QObject):
             return
         if "content" in changed:
             self.content_changed.emit(settings.content)
-        if changed & {"styles", "style_blend"}:
+        if changed & {"styles", "style_blend", "style_masks"}:
             self.styles_changed.emit()
         if "device" in changed:
             self.device_changed.emit(settings.device)

@@ -73,6 +73,7 @@ def checked(inputs, settings: TransferSettings, options: BatchOptions) -> tuple[
         content="",
         styles=[str(Path(style).expanduser().absolute()) for style in settings.styles],
         init_image=str(Path(settings.init_image).expanduser().absolute()) if settings.init_image else "",
+        style_masks=[],  # a mask is painted for one photo: a batch runs every style everywhere
     )
     settings.validate(need_images=False)
     if settings.active_style_layers() and not settings.styles:
