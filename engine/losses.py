@@ -40,6 +40,11 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return _mean_square(dx) + _mean_square(dy)
 
 
+def out_of_box(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of the pixels from the displayable box 0..1 (0 inside it)."""
+    return (image - image.detach().clamp(0, 1)).pow(2).sum() / max(1, image.numel())
+
+
 def _mean_square(diff: torch.Tensor) -> torch.Tensor:
     # a one-pixel-wide (or tall) image has no neighbours that way: 0, where .mean() gives NaN
     return diff.pow(2).sum() / max(1, diff.numel())

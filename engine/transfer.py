@@ -26,12 +26,16 @@ from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 
 LBFGS_HISTORY = devices.LBFGS_HISTORY
-# Pixels are clamped to 0..1 after every step. Tried instead and measured (256 px, one scale, 100
-# iterations, bf16, objective after the final clamp, tubingen x starry night / x the scream; the
-# code is in commit 6ae70c0): clamp 0.860 / 0.644; clamp and tell L-BFGS the step actually taken
-# 0.793 / 69.9 (diverged); no box within a scale 0.803 / 1.201; that plus an active set (pixels
-# held at the box left out of the step) 0.637 / 0.667, but 0.741 against clamp's 0.702 over a
-# whole coarse-to-fine run at 256 px. Saturated paintings push many pixels past the box.
+# L-BFGS keeps the pixels in 0..1 through a smooth penalty in the loss it minimises, not a clamp
+# after each step: its curvature pairs then describe the function it steps on. Measured (256 px,
+# one scale from the photo, 40 iterations, bf16, objective after the final clamp, tubingen x The
+# Starry Night / x The Scream): clamp after each step 28.49 / 0.867 (The Starry Night's loss
+# jumped 30- to 100-fold every few iterations and never settled); no box within a scale 0.831 /
+# 1.442 (saturated paintings push pixels far past the box, and the final clamp undoes the fit);
+# penalty 10: 0.797 / 1.364; penalty 1000 (BOX_WEIGHT) 0.713 / 0.727. Adam keeps the clamp: a
+# projection after a first-order step is sound. Earlier variants (an active set, telling L-BFGS
+# the clamped step) are measured in commit 6ae70c0's comment here.
+BOX_WEIGHT = 1000.0
 MASK_CACHE = 8  # decoded masks a Stylizer keeps
 PLATEAU_WINDOW = 10  # iterations over which the plateau test measures the loss's fall
 
@@ -303,10 +307,12 @@ class _Run:
         return x.detach()
 
     def _step(self, x: torch.Tensor, optimizer) -> None:
-        """One optimiser step, projected onto the displayable box 0..1."""
+        """One optimiser step; Adam's is projected onto the displayable box 0..1 (L-BFGS has the
+        box in its loss: BOX_WEIGHT)."""
         optimizer.step(lambda: self._closure(x, optimizer))
-        with torch.no_grad():
-            x.clamp_(0, 1)
+        if isinstance(optimizer, torch.optim.Adam):
+            with torch.no_grad():
+                x.clamp_(0, 1)
 
     def _plateaued(self, history: list[float]) -> bool:
         """The loss fell less than ``plateau`` (a fraction) per iteration over the last window."""
@@ -413,12 +419,13 @@ class _Run:
         tv = losses.total_variation(x)
         w = self.steered_settings
         loss = w.content_weight * content + w.style_weight * style + w.tv_weight * tv
-        loss.backward()
+        minimised = loss + BOX_WEIGHT * losses.out_of_box(x)  # the objective, and the box (not reported)
+        minimised.backward()
         self.last_losses = {
             "content": float(content.detach()), "style": float(style.detach()), "tv": float(tv.detach()),
             "loss": float(loss.detach()),
         }
-        return loss
+        return minimised
 
     # --- reporting ---------------------------------------------------------------------
     def _report(self, phase: str, scale: int, w: int, h: int, x: torch.Tensor | None = None,

@@ -52,7 +52,9 @@ def test_shallow_layers_rebuild_the_pixels_deep_layers_only_the_arrangement(cont
         original, rebuilt = result.tiles
         assert rebuilt.image.size == original.image.size == (48, 40)
         errors[layer] = mse(rebuilt.image, original.image)
-    assert errors["conv1_1"] < 0.02  # about 0.006 measured: the pixels come back
+    # the pixels come back: about 0.021 measured (0.006 while L-BFGS clamped after each step: this
+    # synthetic photo's pure colours sit on the box, which the penalty lets 30 iterations overshoot)
+    assert errors["conv1_1"] < 0.03
     assert errors["conv1_1"] * 4 < errors["conv5_1"], errors
 
 
