@@ -28,6 +28,7 @@ from engine.layers import CONV_LAYERS, channels, layer_name
 from engine.settings import TransferSettings
 from engine.timing import format_duration, time_left
 from gui.worker import WorkerHost, describe, pil_to_qimage
+from gui.screens import fit_combo_to
 
 MODES = (
     ("content", "Content reconstructions",
@@ -151,6 +152,8 @@ class ExplorerPanel(QWidget):
         for combo in (self.mode_combo, self.layer_combo):  # long titles must not widen the window
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
+        fit_combo_to(self.mode_combo, [title for _, title, _ in MODES])
+        fit_combo_to(self.layer_combo, [WHOLE_ROW] + [layer_name(layer) for layer in CONV_LAYERS])
         self.channel_spin = QSpinBox()
         self.channel_spin.setMinimum(-1)
         self.channel_spin.setSpecialValueText("strongest")

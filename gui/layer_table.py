@@ -26,12 +26,14 @@ from engine.settings import (
     save_user_preset,
 )
 from gui import painter_controls as painter
+from gui.screens import fit_combo_to
 
 CONTENT_COLUMN, STYLE_COLUMN = 0, 1
 MAX_LAYER_WEIGHT = 1000.0
 SLIDER_RANGE = 100
 BASE_RATIO = DEFAULT_STYLE_WEIGHT  # style_weight / content_weight at the slider's centre
 STEPS_PER_DECADE = 50
+FITTED_NAME = 16  # preset names up to this long ("Painting's world") show whole in the combo
 # Measured (bench/study_look.py, 12 photo x painting pairs): the photo's content distance grows
 # by about the same amount (0.045 of the painting's own) for each doubling of the style weight,
 # so a log scale moves in even steps from "photo with a painted surface" to "the painting's world".
@@ -378,6 +380,8 @@ class LookPanel(QWidget):
         for name in list_presets():
             self.presets.addItem(name, name)
             self.presets.setItemData(self.presets.count() - 1, preset_description(name), Qt.ToolTipRole)
+        # whole names at the smallest window, "(modified)" included; a longer name elides
+        fit_combo_to(self.presets, [f"{name} (modified)" for name in list_presets() if len(name) <= FITTED_NAME])
         index = self.presets.findData(select) if select else 0
         self.presets.setCurrentIndex(max(index, 0))
         self.presets.blockSignals(False)

@@ -1,0 +1,47 @@
+"""Issue 16 checked as a painter would on the merged window: what the first two rounds left cut
+off, in network words, or illegible on a dark palette (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox
+
+from gui.main_window import MainWindow
+from tests.qt_helpers import dialogs  # noqa: F401  (autouse fixture)
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    yield win
+    win.close()
+
+
+def shows_whole(combo: QComboBox, text: str) -> bool:
+    """Whether ``text`` fits the combo's text field (Qt elides it otherwise: "Painting's world (m")."""
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    field = combo.style().subControlRect(QStyle.CC_ComboBox, option, QStyle.SC_ComboBoxEditField, combo)
+    return combo.fontMetrics().horizontalAdvance(text) <= field.width() - 2  # the label's own margin
+
+
+def test_preset_and_explorer_names_are_whole_at_1280_by_720(window, qtbot):
+    window.resize(1280, 690)
+    window.show()
+    qtbot.waitExposed(window)
+    presets = window.look_panel.presets
+    window.look_panel.apply_preset("Painting's world")
+    window.look_panel.balance.setValue(window.look_panel.balance.value() + 5)
+    assert presets.currentText() == "Painting's world (modified)"
+    qtbot.wait(10)
+    assert shows_whole(presets, presets.currentText())
+    explorer = window.panels[1]
+    window.tabs.setCurrentWidget(explorer)
+    qtbot.wait(10)
+    for combo in (explorer.mode_combo, explorer.layer_combo):
+        for index in range(combo.count()):
+            assert shows_whole(combo, combo.itemText(index)), combo.itemText(index)
+    explorer.mode_combo.setCurrentIndex(explorer.mode_combo.count() - 1)  # another mode, other layers
+    for index in range(explorer.layer_combo.count()):
+        assert shows_whole(explorer.layer_combo, explorer.layer_combo.itemText(index))
