@@ -58,6 +58,11 @@ def layer_tooltip(layer: str, kind: str) -> str:
             f"texture, deep ones structure and objects. [VGG19 {layer}]")
 
 
+def depth_tooltip(layer: str) -> str:
+    """"depth 3.1: larger strokes and repeated motifs [VGG19 relu3_1]" (the table and the Explorer)."""
+    return f"{layer_name(layer)}: {DEPTH_ROLES[int(layer[4])]} [VGG19 {layer}]"
+
+
 def ratio_for_slider(position: int) -> float:
     """style_weight / content_weight for a slider position: 1/100 .. 100 times the default, log scale."""
     return BASE_RATIO * 10 ** (position / STEPS_PER_DECADE)
@@ -150,8 +155,7 @@ class LayerWeightsModel(QAbstractTableModel):
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
         if role == Qt.ToolTipRole and orientation == Qt.Vertical:
-            layer = RELU_LAYERS[section]
-            return f"{layer_name(layer)}: {DEPTH_ROLES[int(layer[4])]} [VGG19 {layer}]"
+            return depth_tooltip(RELU_LAYERS[section])
         if role != Qt.DisplayRole:
             return None
         if orientation == Qt.Horizontal:

@@ -4,6 +4,7 @@ off, in network words, or illegible on a dark palette (pytest-qt, offscreen)."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox
 
 from gui.main_window import MainWindow
@@ -45,3 +46,27 @@ def test_preset_and_explorer_names_are_whole_at_1280_by_720(window, qtbot):
     explorer.mode_combo.setCurrentIndex(explorer.mode_combo.count() - 1)  # another mode, other layers
     for index in range(explorer.layer_combo.count()):
         assert shows_whole(explorer.layer_combo, explorer.layer_combo.itemText(index))
+
+
+def test_explorer_tooltips_name_layers_as_the_layer_table_does(window):
+    """One layer vocabulary: the Explorer's tiles said "conv3_1 channel 7" and "Gram matrices of
+    conv1_1, conv2_1" where the table says "depth 3.1"."""
+    from PIL import Image
+
+    from engine.explore import Tile
+    from gui.explorer_panel import _tooltip
+
+    picture = Image.new("RGB", (8, 8))
+    tiles = [Tile("content", "row", 1, "depth 3.1", picture, ("conv3_1",)),
+             Tile("style", "row", 2, "+ depth 2.1", picture, ("conv1_1", "conv2_1")),
+             Tile("feature", "row", 1, "ch 7", picture, ("conv3_1",), 7, 0.5),
+             Tile("patch", "row", 1, "0.5", picture, ("conv3_1",), 7, 0.5)]
+    for tile in tiles:
+        text = _tooltip(tile)
+        plain = text.split("[VGG19")[0]  # the network's own name only last, in brackets
+        assert "depth" in plain and "conv" not in plain and "relu" not in plain and "Gram" not in plain, text
+    explorer = window.panels[1]
+    combo = explorer.layer_combo
+    tips = [combo.itemData(index, Qt.ToolTipRole) or "" for index in range(combo.count())]
+    assert any(tip.startswith("depth 3.1: larger strokes") for tip in tips)
+    assert not any(tip.startswith(("VGG19", "conv", "relu")) for tip in tips)
