@@ -70,3 +70,23 @@ def test_explorer_tooltips_name_layers_as_the_layer_table_does(window):
     tips = [combo.itemData(index, Qt.ToolTipRole) or "" for index in range(combo.count())]
     assert any(tip.startswith("depth 3.1: larger strokes") for tip in tips)
     assert not any(tip.startswith(("VGG19", "conv", "relu")) for tip in tips)
+
+
+def test_remove_style_cross_follows_the_palette_so_it_stays_legible_on_dark(window, tmp_path):
+    """The style's remove button used the style's stock title-bar cross: dark grey on a dark panel."""
+    from PySide6.QtGui import QColor, QPalette
+
+    from tests.test_gui import make_image
+
+    assert window.add_styles([str(make_image(tmp_path / "style.png", (40, 40)))]) == 1
+    button = window.style_pane.rows[0].remove_button
+
+    def centre_colour() -> QColor:
+        return button.icon().pixmap(16, 16).toImage().pixelColor(8, 8)
+
+    assert centre_colour() == window.palette().color(QPalette.ButtonText)
+    dark = QPalette(window.palette())
+    dark.setColor(QPalette.Window, QColor(40, 40, 40))
+    dark.setColor(QPalette.ButtonText, QColor(235, 235, 235))
+    window.setPalette(dark)
+    assert centre_colour() == QColor(235, 235, 235)
