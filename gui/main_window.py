@@ -62,8 +62,8 @@ def frame_text(progress: Progress) -> str:
 
 def loss_text(progress: Progress) -> str:
     return (
-        f"loss {progress.loss:.4g}  (content {progress.content_loss:.3g} · "
-        f"style {progress.style_loss:.3g} · TV {progress.tv_loss:.3g})"
+        f"Distance to photo {progress.content_loss:.3g} · to painting {progress.style_loss:.3g} · "
+        f"speckle {progress.tv_loss:.3g} · loss {progress.loss:.4g}"
     )
 
 
@@ -210,9 +210,10 @@ class MainWindow(QMainWindow):
         self.loss_label = QLabel(" ")
         self.loss_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.loss_label.setToolTip(
-            "How far the picture still is from the photo's arrangement (content), the painting's manner "
-            "(style) and smoothness (TV): lower is closer. It falls fast at first, then levels off; a scale "
-            "whose picture stops changing ends early."
+            "How far the picture still is from the photo's arrangement, from the painting's manner, and how "
+            "much speckle it has: lower is closer; the loss weighs them together as Style strength and "
+            "Smoothness say. It falls fast at first, then levels off; a scale whose picture stops changing "
+            "ends early."
         )
         self.estimate_label = QLabel(" ")
         row = QHBoxLayout()
@@ -220,12 +221,11 @@ class MainWindow(QMainWindow):
         row.addWidget(self.start_button)
         row.addWidget(self.stop_button)
         row.addWidget(self.progress_bar, 1)
-        below = QHBoxLayout()
-        below.addWidget(self.estimate_label)
-        below.addWidget(self.loss_label, 1)
         layout = QVBoxLayout()
         layout.addLayout(row)
-        layout.addLayout(below)
+        # one line each: side by side, a long device name and the loss widened the window past 1280 px
+        layout.addWidget(self.estimate_label)
+        layout.addWidget(self.loss_label)
         return layout
 
     def _build_actions(self) -> None:

@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox
 
+from engine.settings import TransferSettings
 from gui.main_window import MainWindow
 from tests.qt_helpers import dialogs  # noqa: F401  (autouse fixture)
 
@@ -90,3 +91,41 @@ def test_remove_style_cross_follows_the_palette_so_it_stays_legible_on_dark(wind
     dark.setColor(QPalette.ButtonText, QColor(235, 235, 235))
     window.setPalette(dark)
     assert centre_colour() == QColor(235, 235, 235)
+
+
+def test_a_draft_never_costs_more_than_the_final_run(window):
+    """At 128 px with the first scale at 128, the draft added a 64 px scale: "≈ 13 s · draft ≈ 23 s"."""
+    from gui.estimate import draft_settings, megapixel_iterations
+
+    for size, start_size, iterations in ((128, 128, 40), (200, 100, 300), (512, 256, 200), (512, 512, 20)):
+        final = TransferSettings(size=size, start_size=start_size, iterations=iterations)
+        draft = draft_settings(final)
+        assert megapixel_iterations(draft, (400, 300)) <= megapixel_iterations(final, (400, 300)), final
+        assert draft.look() | {"size": 0, "start_size": 0, "iterations": 0} == \
+            final.look() | {"size": 0, "start_size": 0, "iterations": 0}  # the same look
+    window.apply_settings(TransferSettings(size=128, start_size=128, iterations=40), with_images=False)
+    full, draft = (part.split("≈ ")[1] for part in window.estimate_label.text().split(" · ")[:2])
+    assert draft == full  # 40 iterations are under the draft's cap: the same work, the same time
+
+
+def test_a_long_estimate_and_loss_line_keep_the_window_within_1280(window, qtbot):
+    """Side by side, the estimate with a GPU's name and a filled loss line widened the window to
+    more than 1280 px, pushing the Settings column off a 1280×720 screen."""
+    window.resize(1280, 690)
+    window.show()
+    qtbot.waitExposed(window)
+    window.estimate_label.setText("≈ 1 h 12 min 40 s · draft ≈ 1 min 29 s · on CUDA — NVIDIA H100 80GB HBM3")
+    window.loss_label.setText("Distance to photo 1.23e+04 · to painting 3.45e+05 · speckle 1.67e+03 · loss 1.235e+07")
+    qtbot.wait(20)
+    assert window.minimumSizeHint().width() <= 1280 and window.width() <= 1280
+
+
+def test_the_loss_line_speaks_of_photo_painting_and_speckle():
+    from engine.transfer import Progress
+    from gui.main_window import loss_text
+
+    progress = Progress(phase="optimising", total=10, scales=1, loss=2326.0, content_loss=5.63,
+                        style_loss=30.9, tv_loss=0.166)
+    text = loss_text(progress)
+    assert "photo 5.63" in text and "painting 30.9" in text and "speckle 0.166" in text
+    assert "content" not in text and "TV" not in text
