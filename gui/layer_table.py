@@ -328,17 +328,17 @@ class LookPanel(QWidget):
 
     def _show_ratio(self) -> None:
         ratio = self.ratio()
-        self.ratio_label.setText(f"{painter.strength_for_ratio(ratio):.0f} %" if math.isfinite(ratio) else "style only")
+        self.ratio_label.setText(painter.strength_text(ratio))
         self.ratio_label.setToolTip(
             f"style weight {self.style_weight:.4g} : content weight {self.content_weight:.4g}"
         )
 
     def _show_painter_controls(self) -> None:
         _set_quietly(self.stroke_size, painter.stroke_position(self.style_scale))
-        self.stroke_label.setText(f"{100 * self.style_scale:.0f} %")
+        self.stroke_label.setText(painter.stroke_text(self.style_scale))
         self._show_detail()
         _set_quietly(self.smoothness, painter.position_for_tv(self.tv_weight))
-        self.smoothness_label.setText(f"{self.tv_weight:.2f}" if self.tv_weight else "off")
+        self.smoothness_label.setText(painter.smoothness_text(self.tv_weight))
 
     def _show_detail(self) -> None:
         falloff, exact = painter.falloff_of(self.model.style_layers())
@@ -358,7 +358,7 @@ class LookPanel(QWidget):
 
     def _on_stroke_moved(self, position: int) -> None:
         self.style_scale = painter.stroke_scale(position)
-        self.stroke_label.setText(f"{100 * self.style_scale:.0f} %")
+        self.stroke_label.setText(painter.stroke_text(self.style_scale))
         self.look_changed.emit()
 
     def _on_detail_moved(self, position: int) -> None:
@@ -369,7 +369,7 @@ class LookPanel(QWidget):
 
     def _on_smoothness_moved(self, position: int) -> None:
         self.tv_weight = painter.tv_for_position(position)
-        self.smoothness_label.setText(f"{self.tv_weight:.2f}" if self.tv_weight else "off")
+        self.smoothness_label.setText(painter.smoothness_text(self.tv_weight))
         self.look_changed.emit()
 
     def _on_table_edited(self) -> None:

@@ -129,3 +129,21 @@ def test_the_loss_line_speaks_of_photo_painting_and_speckle():
     text = loss_text(progress)
     assert "photo 5.63" in text and "painting 30.9" in text and "speckle 0.166" in text
     assert "content" not in text and "TV" not in text
+
+
+def test_batch_summary_reads_as_the_look_panel_does(window, qtbot):
+    """The summary said "style 100% · stroke size ×1.4" where the Look panel says Style strength
+    50 % and Stroke size 140 %."""
+    from gui.batch_views import settings_summary
+
+    panel = window.look_panel
+    panel.apply_preset("Bold strokes")
+    panel.balance.setValue(panel.balance.value() + 7)
+    summary = settings_summary(window.session.settings())
+    assert f"style strength {panel.ratio_label.text()}" in summary
+    assert f"stroke size {panel.stroke_label.text()}" in summary and panel.stroke_label.text() == "140 %"
+    assert f"smoothness {panel.smoothness_label.text()}" in summary
+    batch = window.panels[0]
+    window.show()
+    window.tabs.setCurrentWidget(batch)  # showing the tab reads the Stylize tab's settings
+    qtbot.waitUntil(lambda: summary in batch.summary_label.text())
