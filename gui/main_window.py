@@ -910,4 +910,4 @@ def _run_remark(run) -> str:
     if not isinstance(run, dict) or not run.get("stopped"):
         return ""
     return (f" — that picture was stopped after {run.get('iterations', '?')} of {run.get('planned', '?')} "
-            "iterations; Start runs them all")
+            "iterations; Final runs them all")

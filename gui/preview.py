@@ -65,7 +65,7 @@ class PreviewView(QGraphicsView):
         self.after_image: QImage | None = None
         self.placeholder = (
             "The live preview appears here.\n\nDrop a photo on Content and a painting on Style,\n"
-            "then press Start (Ctrl+Return)."
+            "then press Draft for a quick look, or Final (Ctrl+Return)."
         )
         self._apply_background()
         QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _: self._apply_background())

@@ -147,3 +147,15 @@ def test_batch_summary_reads_as_the_look_panel_does(window, qtbot):
     window.show()
     window.tabs.setCurrentWidget(batch)  # showing the tab reads the Stylize tab's settings
     qtbot.waitUntil(lambda: summary in batch.summary_label.text())
+
+
+def test_hints_name_the_run_buttons_the_window_has(window):
+    """The buttons read Draft and Final; the preview's hint and a restored stopped recipe said
+    "press Start" and "Start runs them all"."""
+    from gui.main_window import _run_remark
+
+    assert (window.draft_button.text(), window.start_button.text()) == ("Draft", "Final")
+    hint = window.preview.view.placeholder
+    assert "Draft" in hint and "Final (Ctrl+Return)" in hint and "Start" not in hint
+    remark = _run_remark({"iterations": 4, "planned": 20, "stopped": True})
+    assert "4 of 20" in remark and "Final runs them all" in remark and "Start" not in remark
