@@ -311,8 +311,12 @@ class StylePane(QWidget):
         row = StyleRow(str(path), name, size, self.devicePixelRatioF(), blend)
         row.removed.connect(self.remove_row)
         row.blend_changed.connect(self.blend_changed)
+        previous = self.rows[-1].remove_button if self.rows else self.add_button
         self.rows.append(row)
         self.list_layout.insertWidget(len(self.rows) - 1, row)
+        # Tab reaches a new row's fields where they are seen, not after every field of the window
+        QWidget.setTabOrder(previous, row.blend)
+        QWidget.setTabOrder(row.blend, row.remove_button)
         self._update_hint()
         self.changed.emit()
 

@@ -159,3 +159,29 @@ def test_hints_name_the_run_buttons_the_window_has(window):
     assert "Draft" in hint and "Final (Ctrl+Return)" in hint and "Start" not in hint
     remark = _run_remark({"iterations": 4, "planned": 20, "stopped": True})
     assert "4 of 20" in remark and "Final runs them all" in remark and "Start" not in remark
+
+
+def test_tab_goes_from_the_style_rows_to_the_run_buttons_without_hiding_the_panels(window, qtbot, tmp_path):
+    """Tab order as a keyboard user meets it: a style's blend and remove button right after Add…
+    (they came after Save quality), and no stop on the preview's viewport or the controls' scroll
+    area, where the next Tab hid the side panels."""
+    from PySide6.QtWidgets import QApplication
+
+    from tests.test_gui import make_image
+
+    window.resize(1280, 690)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.add_styles([str(make_image(tmp_path / "style.png", (40, 40)))]) == 1
+    row = window.style_pane.rows[0]
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    window.style_pane.add_button.setFocus()
+    met = []
+    for _ in range(9):
+        qtbot.keyClick(window.focusWidget(), Qt.Key_Tab)
+        met.append(window.focusWidget().focusProxy() or window.focusWidget())
+    assert window.inputs_panel.isVisible() and window.controls_panel.isVisible()
+    assert met[0] is row.blend and met[1] is row.remove_button
+    assert window.preview.view not in met and window.controls_panel not in met
+    assert window.draft_button in met and window.look_panel.presets in met
