@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from engine import images, jobs
 from engine.errors import ImpastoError, OutOfMemoryError, SettingsError
-from engine.settings import RUN_KEY, TransferSettings
+from engine.settings import RUN_KEY, TransferSettings, preset_description
 from engine.timing import format_duration, time_left
 from engine.transfer import Progress
 from gui.worker import WorkerHost, describe
@@ -450,7 +450,9 @@ class MainWindow(QMainWindow):
 
     def _on_preset_applied(self, settings: TransferSettings) -> None:
         self.session.load(settings)
-        self.show_status("Preset applied")
+        name = self.look_panel.presets.currentData()  # still the chosen item: the panel refreshes after
+        description = preset_description(name) if name else ""
+        self.show_status(f"Preset {name}: {description}" if description else "Preset applied")
 
     # ================================================================== inputs
     def load_content(self, path: str, remember: bool = True) -> bool:

@@ -185,3 +185,14 @@ def test_tab_goes_from_the_style_rows_to_the_run_buttons_without_hiding_the_pane
     assert met[0] is row.blend and met[1] is row.remove_button
     assert window.preview.view not in met and window.controls_panel not in met
     assert window.draft_button in met and window.look_panel.presets in met
+
+
+def test_choosing_a_preset_says_what_it_does_in_the_status_line(window):
+    """The description was only a tooltip; choosing a preset said "Preset applied"."""
+    window.show()
+    presets = window.look_panel.presets
+    presets.setCurrentIndex(presets.findData("Bold strokes"))
+    presets.activated.emit(presets.currentIndex())
+    assert window.session.settings().style_scale == 1.4
+    assert window.statusBar().currentMessage() == (
+        "Preset Bold strokes: Larger brush marks: the painting seen bigger, its fine grain left out.")
