@@ -196,3 +196,30 @@ def test_choosing_a_preset_says_what_it_does_in_the_status_line(window):
     assert window.session.settings().style_scale == 1.4
     assert window.statusBar().currentMessage() == (
         "Preset Bold strokes: Larger brush marks: the painting seen bigger, its fine grain left out.")
+
+
+def test_speed_is_learnt_from_the_last_scale_not_the_first_passes(window):
+    """A first run pays one-off costs at each new size (17.7 s here, then 1.7 s for the same run):
+    learnt whole, a first tiny draft made the next estimate twice to ten times too long."""
+    from types import SimpleNamespace
+
+    from engine.transfer import Progress
+
+    def report(scale, iteration, elapsed, size):
+        window._on_progress(Progress(phase="optimising", scale=scale, scales=2, iteration=iteration,
+                                     total=80, elapsed=elapsed, size=size))
+
+    window.estimator.speeds.store.remove("speed/cpu")  # nothing measured before
+    report(0, 1, 9.0, (64, 48))  # the first passes: slow
+    report(0, 40, 11.0, (64, 48))
+    report(1, 41, 12.5, (128, 96))  # the last scale's first report: measured from here
+    report(1, 60, 13.5, (128, 96))
+    ran = TransferSettings(device="cpu", size=128, start_size=64, iterations=40)
+    outcome = SimpleNamespace(result=SimpleNamespace(settings=ran, seconds=14.5, iterations=80))
+    window._learn_speed(outcome)
+    work = 39 * 128 * 96 / 1e6
+    assert window.estimator.speeds.measured("cpu") == pytest.approx(2.0 / work)
+    window.estimator.speeds.store.remove("speed/cpu")
+    window._speed_mark = None  # a run stopped before its last scale teaches nothing
+    window._learn_speed(outcome)
+    assert window.estimator.speeds.measured("cpu") is None
