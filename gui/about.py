@@ -53,7 +53,8 @@ def about_text(requested_device: str) -> str:
         ("Device", device_line(requested_device)),
         ("Built on", f"PyTorch {torch.__version__}, PySide6 {PySide6.__version__}, Python {platform.python_version()}"),
     )
-    table = "".join(f"<tr><td><b>{name}</b>&nbsp;&nbsp;</td><td>{html.escape(value)}</td></tr>" for name, value in rows)
+    table = "".join(f"<tr><td style='white-space: nowrap'><b>{name}</b>&nbsp;&nbsp;</td><td>{html.escape(value)}</td></tr>"
+                    for name, value in rows)  # nowrap: the narrow dialog broke "Built on" over two lines
     return (
         "<h3>Impasto</h3><p>Neural style transfer for painters (Gatys et al.), offline.</p>"
         f"<table>{table}</table><p>{html.escape(LICENCE)}</p>"

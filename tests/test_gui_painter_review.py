@@ -223,3 +223,4 @@ def test_speed_is_learnt_from_the_last_scale_not_the_first_passes(window):
     window._speed_mark = None  # a run stopped before its last scale teaches nothing
     window._learn_speed(outcome)
     assert window.estimator.speeds.measured("cpu") is None
+
