@@ -224,3 +224,12 @@ def test_speed_is_learnt_from_the_last_scale_not_the_first_passes(window):
     window._learn_speed(outcome)
     assert window.estimator.speeds.measured("cpu") is None
 
+
+
+def test_the_before_after_slider_keeps_a_usable_length_at_the_smallest_window(window, qtbot):
+    window.show()
+    qtbot.waitExposed(window)
+    window.resize(window.minimumSizeHint())
+    qtbot.wait(20)
+    assert window.width() <= 1280
+    assert window.preview.split_slider.width() >= 100  # it was squeezed to about 15 px
