@@ -240,6 +240,7 @@ class StyleRow(QFrame):
         self.blend.setPrefix("blend ")
         self.blend.setToolTip("How much of this style goes into the mix (relative to the others)")
         self.blend.valueChanged.connect(self.blend_changed)
+        self.blend.setMinimumWidth(self.blend.sizeHint().width())  # "blend 1.00" and its arrows, never cut
         remove = QToolButton()
         remove.setIcon(glyph_icon("remove", self.palette()))  # the stock title-bar cross is dark on dark
         remove.setToolTip(f"Remove {name}")

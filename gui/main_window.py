@@ -47,6 +47,7 @@ SAVE_FILTERS = {
     "WebP image (*.webp)": ".webp",
 }
 STATUS_MS = 8000
+INPUTS_MIN_WIDTH = 210  # px, the Content and Style column with no style row
 
 
 PROGRESS_STEPS = 1000
@@ -116,7 +117,11 @@ class MainWindow(QMainWindow):
         inputs_layout = QVBoxLayout(inputs)
         inputs_layout.addWidget(self.content_pane, 2)
         inputs_layout.addWidget(self.style_pane, 3)
-        inputs.setMinimumWidth(210)
+        inputs.setMinimumWidth(INPUTS_MIN_WIDTH)
+        # as wide as a style row needs (the splitter squeezed it to 210 px at the window's minimum)
+        self.style_pane.changed.connect(lambda: QTimer.singleShot(0, lambda: inputs.setMinimumWidth(
+            max(INPUTS_MIN_WIDTH, inputs_layout.minimumSize().width())  # once the new row is laid out
+        )))
         self.inputs_panel = inputs
         self.style_pane.setFocusPolicy(Qt.ClickFocus)  # so Paste knows a click chose the style pane
 

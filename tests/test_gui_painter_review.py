@@ -233,3 +233,19 @@ def test_the_before_after_slider_keeps_a_usable_length_at_the_smallest_window(wi
     qtbot.wait(20)
     assert window.width() <= 1280
     assert window.preview.split_slider.width() >= 100  # it was squeezed to about 15 px
+
+
+def test_a_style_row_is_never_cut_at_the_smallest_window(window, qtbot, tmp_path):
+    """With Advanced open at the window's minimum width the Style column was squeezed to 210 px:
+    "blend 1.0" with half its arrows."""
+    from tests.test_gui import make_image
+
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.add_styles([str(make_image(tmp_path / "style.png", (40, 40)))]) == 1
+    window.look_panel.advanced_button.setChecked(True)
+    window.resize(window.minimumSizeHint())
+    qtbot.wait(20)
+    row = window.style_pane.rows[0]
+    assert row.blend.width() >= row.blend.sizeHint().width() and window.width() <= 1280
+    assert row.blend.geometry().right() < row.remove_button.geometry().left()  # beside it, not under it
