@@ -115,7 +115,8 @@ def test_a_long_estimate_and_loss_line_keep_the_window_within_1280(window, qtbot
     window.show()
     qtbot.waitExposed(window)
     window.estimate_label.setText("≈ 1 h 12 min 40 s · draft ≈ 1 min 29 s · on CUDA — NVIDIA H100 80GB HBM3")
-    window.loss_label.setText("Distance to photo 1.23e+04 · to painting 3.45e+05 · speckle 1.67e+03 · loss 1.235e+07")
+    window.loss_label.setText(
+        "Distance to photo 1.23e+04 · to painting 3.45e+05 · speckle 1.67e+03 · loss 1.235e+07")
     qtbot.wait(20)
     assert window.minimumSizeHint().width() <= 1280 and window.width() <= 1280
 
