@@ -183,6 +183,7 @@ class LookPanel(QWidget):
     FIELDS = frozenset({"content_layers", "style_layers", "content_weight", "style_weight", "style_scale",
                         "tv_weight"})  # shown here
     preset_applied = Signal(object)  # TransferSettings: the preset (or Reset) applied on the current ones
+    applying = ""  # while preset_applied is emitted: the preset's name ("" for Reset)
     message = Signal(str)
 
     def __init__(self, settings_source, parent: QWidget | None = None):
@@ -402,6 +403,7 @@ class LookPanel(QWidget):
             self.message.emit(str(exc))
             return
         self.load(settings)
+        self.applying = name  # for preset_applied's receivers: the combo shows the new name only after
         self.preset_applied.emit(settings)
         self.refresh_presets(select=name)
 
@@ -440,6 +442,7 @@ class LookPanel(QWidget):
         settings = self._settings_source().with_look(TransferSettings().look())
         self.load(settings)
         self.refresh_presets()
+        self.applying = ""
         self.preset_applied.emit(settings)
 
 

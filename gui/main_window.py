@@ -455,9 +455,12 @@ class MainWindow(QMainWindow):
 
     def _on_preset_applied(self, settings: TransferSettings) -> None:
         self.session.load(settings)
-        name = self.look_panel.presets.currentData()  # still the chosen item: the panel refreshes after
+        name = self.look_panel.applying
         description = preset_description(name) if name else ""
-        self.show_status(f"Preset {name}: {description}" if description else "Preset applied")
+        if not name:
+            self.show_status("Look back to the defaults")  # Reset
+        else:
+            self.show_status(f"Preset {name}: {description}" if description else f"Preset {name} applied")
 
     # ================================================================== inputs
     def load_content(self, path: str, remember: bool = True) -> bool:

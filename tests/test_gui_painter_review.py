@@ -197,6 +197,10 @@ def test_choosing_a_preset_says_what_it_does_in_the_status_line(window):
     assert window.session.settings().style_scale == 1.4
     assert window.statusBar().currentMessage() == (
         "Preset Bold strokes: Larger brush marks: the painting seen bigger, its fine grain left out.")
+    window.look_panel.apply_preset("Fine texture")  # chosen otherwise than from the combo: still named
+    assert window.statusBar().currentMessage().startswith("Preset Fine texture: Small, dense brushwork")
+    window.look_panel.reset()
+    assert window.statusBar().currentMessage() == "Look back to the defaults"
 
 
 def test_speed_is_learnt_from_the_last_scale_not_the_first_passes(window):
