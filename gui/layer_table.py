@@ -394,6 +394,15 @@ class LookPanel(QWidget):
         self.presets.setToolTip(preset_description(select) if index > 0 else
                                 "Apply a preset: layer weights, balance and the other look settings")
 
+    def applied_preset(self) -> str:
+        """The preset the combo names ("" for none)."""
+        return self._applied[0] if self._applied else ""
+
+    def show_applied(self, name: str) -> None:
+        """Name ``name`` in the combo again (undo and redo of a preset), "(modified)" as it is."""
+        self.refresh_presets(select=name)
+        self.show_preset_state(self._settings_source())
+
     def apply_preset(self, name: str) -> None:
         if not name:
             return

@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
         self.style_pane.drop_failed.connect(lambda m: self._warn("Cannot use the dropped data", m))
         self.style_pane.add_requested.connect(self.add_styles_dialog)
         self.look_panel.preset_applied.connect(self._on_preset_applied)
+        self.look_history.preset_shown.connect(self.look_panel.show_applied)
         self.look_panel.message.connect(lambda m: self._warn("Preset", m))
 
     def _bind_session(self) -> None:
@@ -454,8 +455,10 @@ class MainWindow(QMainWindow):
             self.show_status("; ".join(problems))
 
     def _on_preset_applied(self, settings: TransferSettings) -> None:
-        self.session.load(settings)
         name = self.look_panel.applying
+        self.look_history.preset_change = (self.look_panel.applied_preset(), name)  # undo shows it again
+        self.session.load(settings)
+        self.look_history.preset_change = None
         description = preset_description(name) if name else ""
         if not name:
             self.show_status("Look back to the defaults")  # Reset

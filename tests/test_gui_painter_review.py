@@ -254,3 +254,20 @@ def test_a_style_row_is_never_cut_at_the_smallest_window(window, qtbot, tmp_path
     row = window.style_pane.rows[0]
     assert row.blend.width() >= row.blend.sizeHint().width() and window.width() <= 1280
     assert row.blend.geometry().right() < row.remove_button.geometry().left()  # beside it, not under it
+
+
+def test_undoing_a_preset_shows_the_preset_chosen_before(window):
+    """Undo put the settings back but the combo read "Bold strokes (modified)"."""
+    panel, presets = window.look_panel, window.look_panel.presets
+    panel.apply_preset("Bold strokes")
+    window.undo_action.trigger()
+    assert window.session.settings().style_scale == 1.0 and presets.currentText() == "Choose…"
+    window.redo_action.trigger()
+    assert window.session.settings().style_scale == 1.4 and presets.currentText() == "Bold strokes"
+    panel.apply_preset("Fine texture")
+    panel.balance.setValue(panel.balance.value() + 9)
+    assert presets.currentText() == "Fine texture (modified)"
+    window.undo_action.trigger()  # the strength edit
+    assert presets.currentText() == "Fine texture"
+    window.undo_action.trigger()  # the preset: Bold strokes as it was applied
+    assert presets.currentText() == "Bold strokes" and window.session.settings().style_scale == 1.4
