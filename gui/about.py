@@ -53,7 +53,8 @@ def about_text(requested_device: str) -> str:
         ("Device", device_line(requested_device)),
         ("Built on", f"PyTorch {torch.__version__}, PySide6 {PySide6.__version__}, Python {platform.python_version()}"),
     )
-    table = "".join(f"<tr><td><b>{name}</b>&nbsp;&nbsp;</td><td>{html.escape(value)}</td></tr>" for name, value in rows)
+    name_cell = "<td style='white-space: nowrap'><b>{}</b>&nbsp;&nbsp;</td>"  # "Built on" broke over two lines
+    table = "".join(f"<tr>{name_cell.format(name)}<td>{html.escape(value)}</td></tr>" for name, value in rows)
     return (
         "<h3>Impasto</h3><p>Neural style transfer for painters (Gatys et al.), offline.</p>"
         f"<table>{table}</table><p>{html.escape(LICENCE)}</p>"

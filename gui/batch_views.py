@@ -3,10 +3,13 @@ the Stylize tab, and images (thumbnails, the input/output comparison) read off t
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QObject, QSize, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader
 
-from engine.settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_STYLE_WEIGHT, TransferSettings
+from engine.settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, TransferSettings
+from gui import painter_controls as painter
 
 COLOURS = {"none": "style colours", "luminance": "content colours (luminance)", "match": "content colours (matched)"}
 OPTIMISERS = {"lbfgs": "L-BFGS", "adam": "Adam"}
@@ -14,12 +17,13 @@ OPTIMISERS = {"lbfgs": "L-BFGS", "adam": "Adam"}
 
 def settings_summary(settings: TransferSettings) -> str:
     """The settings a batch inherits, in a painter's words, on one line."""
+    ratio = settings.style_weight / settings.content_weight if settings.content_weight else math.inf
     parts = [
         f"{settings.size} px",
         f"{settings.iterations} iterations",
-        f"style {settings.style_weight / DEFAULT_STYLE_WEIGHT:.0%}",
-        f"stroke size ×{settings.style_scale:g}",
-        f"smoothness {settings.tv_weight:g}",
+        f"style strength {painter.strength_text(ratio)}",  # in the Look panel's words and figures
+        f"stroke size {painter.stroke_text(settings.style_scale)}",
+        f"smoothness {painter.smoothness_text(settings.tv_weight)}",
         COLOURS.get(settings.preserve_colors, settings.preserve_colors),
         OPTIMISERS.get(settings.optimizer, settings.optimizer),
         "random seed" if settings.seed is None else f"seed {settings.seed}",

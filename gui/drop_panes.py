@@ -11,16 +11,17 @@ import os
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
-    QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QSizePolicy, QStyle, QToolButton, QVBoxLayout, QWidget,
+    QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
 )
 
 from engine import images
 from engine.errors import ImageError
 from engine.files import custom_config_dir
 from engine.jobs import Style
+from gui.icons import glyph_icon
 
 CONTENT_THUMB = 200
 STYLE_THUMB = 56
@@ -239,8 +240,9 @@ class StyleRow(QFrame):
         self.blend.setPrefix("blend ")
         self.blend.setToolTip("How much of this style goes into the mix (relative to the others)")
         self.blend.valueChanged.connect(self.blend_changed)
+        self.blend.setMinimumWidth(self.blend.sizeHint().width())  # "blend 1.00" and its arrows, never cut
         remove = QToolButton()
-        remove.setIcon(self.style().standardIcon(QStyle.SP_TitleBarCloseButton))
+        remove.setIcon(glyph_icon("remove", self.palette()))  # the stock title-bar cross is dark on dark
         remove.setToolTip(f"Remove {name}")
         remove.setAutoRaise(True)
         remove.clicked.connect(lambda: self.removed.emit(self))
@@ -255,6 +257,11 @@ class StyleRow(QFrame):
         row.addWidget(picture)
         row.addLayout(text, 1)
         row.addWidget(remove, 0, Qt.AlignTop)
+
+    def changeEvent(self, event):
+        super().changeEvent(event)
+        if event.type() == QEvent.PaletteChange and hasattr(self, "remove_button"):
+            self.remove_button.setIcon(glyph_icon("remove", self.palette()))
 
 
 class StylePane(QWidget):
@@ -305,8 +312,12 @@ class StylePane(QWidget):
         row = StyleRow(str(path), name, size, self.devicePixelRatioF(), blend)
         row.removed.connect(self.remove_row)
         row.blend_changed.connect(self.blend_changed)
+        previous = self.rows[-1].remove_button if self.rows else self.add_button
         self.rows.append(row)
         self.list_layout.insertWidget(len(self.rows) - 1, row)
+        # Tab reaches a new row's fields where they are seen, not after every field of the window
+        QWidget.setTabOrder(previous, row.blend)
+        QWidget.setTabOrder(row.blend, row.remove_button)
         self._update_hint()
         self.changed.emit()
 

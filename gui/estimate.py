@@ -34,9 +34,12 @@ DRAFT_ITERATIONS = 60
 
 
 def draft_settings(settings: TransferSettings) -> TransferSettings:
-    """A small, fast run of the same look: at most DRAFT_SIZE px and DRAFT_ITERATIONS, one scale
-    fewer where the first scale would be the output size."""
-    size = min(settings.size, DRAFT_SIZE)
+    """A small, fast run of the same look: at most DRAFT_SIZE px (its first scale at most half
+    that) and DRAFT_ITERATIONS. An output already that small keeps its scales: a coarser first
+    scale would add one, and the draft would cost more than the final run."""
+    if settings.size <= DRAFT_SIZE:
+        return settings.replace(iterations=min(settings.iterations, DRAFT_ITERATIONS))
+    size = DRAFT_SIZE
     return settings.replace(
         size=size, start_size=min(settings.start_size, max(size // 2, 16)),
         iterations=min(settings.iterations, DRAFT_ITERATIONS),

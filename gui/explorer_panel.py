@@ -28,6 +28,8 @@ from engine.layers import CONV_LAYERS, channels, layer_name
 from engine.settings import TransferSettings
 from engine.timing import format_duration, time_left
 from gui.worker import WorkerHost, describe, pil_to_qimage
+from gui.layer_table import depth_tooltip
+from gui.screens import fit_combo_to
 
 MODES = (
     ("content", "Content reconstructions",
@@ -151,6 +153,8 @@ class ExplorerPanel(QWidget):
         for combo in (self.mode_combo, self.layer_combo):  # long titles must not widen the window
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
+        fit_combo_to(self.mode_combo, [title for _, title, _ in MODES])
+        fit_combo_to(self.layer_combo, [WHOLE_ROW] + [layer_name(layer) for layer in CONV_LAYERS])
         self.channel_spin = QSpinBox()
         self.channel_spin.setMinimum(-1)
         self.channel_spin.setSpecialValueText("strongest")
@@ -278,7 +282,7 @@ class ExplorerPanel(QWidget):
             self.layer_combo.addItem(WHOLE_ROW, None)
         for layer in CONV_LAYERS:
             self.layer_combo.addItem(layer_name(layer), layer)
-            self.layer_combo.setItemData(self.layer_combo.count() - 1, f"VGG19 {layer}", Qt.ToolTipRole)
+            self.layer_combo.setItemData(self.layer_combo.count() - 1, depth_tooltip(layer), Qt.ToolTipRole)
         if mode == "features":
             self.layer_combo.setCurrentIndex(self.layer_combo.findData(explore.DEFAULT_FEATURE_LAYER))
         self.layer_combo.blockSignals(False)
@@ -454,14 +458,18 @@ def _placeholder(size: QSize, text: str) -> QPixmap:
 
 
 def _tooltip(tile: explore.Tile) -> str:
+    """In the layer table's words ("depth 3.1"), the network's own name last for those who want it."""
+    names = [layer_name(layer) for layer in tile.layers]
     if tile.kind == "content":
-        text = f"Rebuilt from noise matching {tile.layers[0]} only"
+        text = f"Rebuilt from noise matching {names[0]} only"
     elif tile.kind == "style":
-        text = "Texture from the Gram matrices of " + ", ".join(tile.layers)
+        text = "The painting's texture as seen at " + ", ".join(names)
     elif tile.kind == "feature":
-        text = f"{tile.layers[0]} channel {tile.channel}, mean activation {tile.value:.3g} (click for its patches)"
+        text = f"{names[0]} channel {tile.channel}, mean response {tile.value:.3g} (click for its patches)"
     elif tile.kind == "patch":
-        text = f"Excites {tile.layers[0]} channel {tile.channel} by {tile.value:.3g}; grey lies outside the image"
+        text = f"Excites {names[0]} channel {tile.channel} by {tile.value:.3g}; grey lies outside the image"
     else:
         text = "The image as the network sees it"
+    if tile.layers:
+        text += f" [VGG19 {tile.layers[-1]}]"
     return text + (" (from an earlier run)" if tile.cached else "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
+    QAbstractItemView, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QSpinBox,
     QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -41,11 +41,11 @@ class FilmStrip(QWidget):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         self.every = QSpinBox(minimum=1, maximum=100000, value=DEFAULT_EVERY, singleStep=5)
         self.every.setToolTip("A snapshot every N iterations of the next run, and one at the end of each scale")
-        self.continue_button = QPushButton("Continue from here")
+        self.continue_button = QToolButton(text="Continue from here")  # tool buttons: a narrower strip
         self.continue_button.setToolTip("Start a new run from the snapshot shown, with the current settings")
         self.continue_button.clicked.connect(self._continue)
         self.continue_button.setEnabled(False)
-        self.live_button = QPushButton("Live")
+        self.live_button = QToolButton(text="Live")
         self.live_button.setToolTip("Back from the snapshot shown to the run's newest picture")
         self.live_button.clicked.connect(self.live_requested)
         self.list.currentItemChanged.connect(self._current_changed)  # a click, or the arrow keys

@@ -1,10 +1,10 @@
-"""Run icons drawn in the palette's own text colour, so they stay legible on a dark palette (the
+"""Run (and remove) icons drawn in the palette's own text colour, so they stay legible on a dark palette (the
 style's stock media icons are dark grey whatever the theme)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QIcon, QPainter, QPalette, QPixmap, QPolygonF
+from PySide6.QtGui import QIcon, QPainter, QPalette, QPen, QPixmap, QPolygonF
 
 SIZE = 16  # logical pixels
 RATIOS = (1, 2, 3)  # drawn for normal and high-DPI screens
@@ -23,6 +23,10 @@ def _pixmap(shape: str, colour, ratio: int) -> QPixmap:
     elif shape == "draft":  # fast forward: the quick run
         painter.drawPolygon(QPolygonF([QPointF(1.5, 3.5), QPointF(8, 8), QPointF(1.5, 12.5)]))
         painter.drawPolygon(QPolygonF([QPointF(8, 3.5), QPointF(14.5, 8), QPointF(8, 12.5)]))
+    elif shape == "remove":  # a cross
+        painter.setPen(QPen(colour, 2.0, Qt.SolidLine, Qt.RoundCap))
+        painter.drawLine(QPointF(4, 4), QPointF(12, 12))
+        painter.drawLine(QPointF(12, 4), QPointF(4, 12))
     else:
         painter.drawRoundedRect(QRectF(3.5, 3.5, 9, 9), 1.5, 1.5)
     painter.end()
@@ -31,7 +35,7 @@ def _pixmap(shape: str, colour, ratio: int) -> QPixmap:
 
 
 def glyph_icon(shape: str, palette: QPalette) -> QIcon:
-    """``shape`` "play", "draft" or "stop", in the palette's button text colour (greyed when disabled)."""
+    """``shape`` "play", "draft", "stop" or "remove", in the palette's button text colour (greyed when disabled)."""
     icon = QIcon()
     for ratio in RATIOS:
         icon.addPixmap(_pixmap(shape, palette.color(QPalette.Active, QPalette.ButtonText), ratio), QIcon.Normal)

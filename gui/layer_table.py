@@ -26,12 +26,14 @@ from engine.settings import (
     save_user_preset,
 )
 from gui import painter_controls as painter
+from gui.screens import fit_combo_to
 
 CONTENT_COLUMN, STYLE_COLUMN = 0, 1
 MAX_LAYER_WEIGHT = 1000.0
 SLIDER_RANGE = 100
 BASE_RATIO = DEFAULT_STYLE_WEIGHT  # style_weight / content_weight at the slider's centre
 STEPS_PER_DECADE = 50
+FITTED_NAME = 16  # preset names up to this long ("Painting's world") show whole in the combo
 # Measured (bench/study_look.py, 12 photo x painting pairs): the photo's content distance grows
 # by about the same amount (0.045 of the painting's own) for each doubling of the style weight,
 # so a log scale moves in even steps from "photo with a painted surface" to "the painting's world".
@@ -54,6 +56,11 @@ def layer_tooltip(layer: str, kind: str) -> str:
         use = "how much of the painting's manner at this depth is painted in"
     return (f"{layer_name(layer)} — {role}: {use} (0 = not used). Shallow depths carry brushwork and "
             f"texture, deep ones structure and objects. [VGG19 {layer}]")
+
+
+def depth_tooltip(layer: str) -> str:
+    """"depth 3.1: larger strokes and repeated motifs [VGG19 relu3_1]" (the table and the Explorer)."""
+    return f"{layer_name(layer)}: {DEPTH_ROLES[int(layer[4])]} [VGG19 {layer}]"
 
 
 def ratio_for_slider(position: int) -> float:
@@ -148,8 +155,7 @@ class LayerWeightsModel(QAbstractTableModel):
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
         if role == Qt.ToolTipRole and orientation == Qt.Vertical:
-            layer = RELU_LAYERS[section]
-            return f"{layer_name(layer)}: {DEPTH_ROLES[int(layer[4])]} [VGG19 {layer}]"
+            return depth_tooltip(RELU_LAYERS[section])
         if role != Qt.DisplayRole:
             return None
         if orientation == Qt.Horizontal:
@@ -177,6 +183,7 @@ class LookPanel(QWidget):
     FIELDS = frozenset({"content_layers", "style_layers", "content_weight", "style_weight", "style_scale",
                         "tv_weight"})  # shown here
     preset_applied = Signal(object)  # TransferSettings: the preset (or Reset) applied on the current ones
+    applying = ""  # while preset_applied is emitted: the preset's name ("" for Reset)
     message = Signal(str)
 
     def __init__(self, settings_source, parent: QWidget | None = None):
@@ -322,17 +329,17 @@ class LookPanel(QWidget):
 
     def _show_ratio(self) -> None:
         ratio = self.ratio()
-        self.ratio_label.setText(f"{painter.strength_for_ratio(ratio):.0f} %" if math.isfinite(ratio) else "style only")
+        self.ratio_label.setText(painter.strength_text(ratio))
         self.ratio_label.setToolTip(
             f"style weight {self.style_weight:.4g} : content weight {self.content_weight:.4g}"
         )
 
     def _show_painter_controls(self) -> None:
         _set_quietly(self.stroke_size, painter.stroke_position(self.style_scale))
-        self.stroke_label.setText(f"{100 * self.style_scale:.0f} %")
+        self.stroke_label.setText(painter.stroke_text(self.style_scale))
         self._show_detail()
         _set_quietly(self.smoothness, painter.position_for_tv(self.tv_weight))
-        self.smoothness_label.setText(f"{self.tv_weight:.2f}" if self.tv_weight else "off")
+        self.smoothness_label.setText(painter.smoothness_text(self.tv_weight))
 
     def _show_detail(self) -> None:
         falloff, exact = painter.falloff_of(self.model.style_layers())
@@ -352,7 +359,7 @@ class LookPanel(QWidget):
 
     def _on_stroke_moved(self, position: int) -> None:
         self.style_scale = painter.stroke_scale(position)
-        self.stroke_label.setText(f"{100 * self.style_scale:.0f} %")
+        self.stroke_label.setText(painter.stroke_text(self.style_scale))
         self.look_changed.emit()
 
     def _on_detail_moved(self, position: int) -> None:
@@ -363,7 +370,7 @@ class LookPanel(QWidget):
 
     def _on_smoothness_moved(self, position: int) -> None:
         self.tv_weight = painter.tv_for_position(position)
-        self.smoothness_label.setText(f"{self.tv_weight:.2f}" if self.tv_weight else "off")
+        self.smoothness_label.setText(painter.smoothness_text(self.tv_weight))
         self.look_changed.emit()
 
     def _on_table_edited(self) -> None:
@@ -378,12 +385,23 @@ class LookPanel(QWidget):
         for name in list_presets():
             self.presets.addItem(name, name)
             self.presets.setItemData(self.presets.count() - 1, preset_description(name), Qt.ToolTipRole)
+        # whole names at the smallest window, "(modified)" included; a longer name elides
+        fit_combo_to(self.presets, [f"{name} (modified)" for name in list_presets() if len(name) <= FITTED_NAME])
         index = self.presets.findData(select) if select else 0
         self.presets.setCurrentIndex(max(index, 0))
         self.presets.blockSignals(False)
         self._applied = (select, _preset_fields(select, self._settings_source())) if index > 0 else None
         self.presets.setToolTip(preset_description(select) if index > 0 else
                                 "Apply a preset: layer weights, balance and the other look settings")
+
+    def applied_preset(self) -> str:
+        """The preset the combo names ("" for none)."""
+        return self._applied[0] if self._applied else ""
+
+    def show_applied(self, name: str) -> None:
+        """Name ``name`` in the combo again (undo and redo of a preset), "(modified)" as it is."""
+        self.refresh_presets(select=name)
+        self.show_preset_state(self._settings_source())
 
     def apply_preset(self, name: str) -> None:
         if not name:
@@ -394,6 +412,7 @@ class LookPanel(QWidget):
             self.message.emit(str(exc))
             return
         self.load(settings)
+        self.applying = name  # for preset_applied's receivers: the combo shows the new name only after
         self.preset_applied.emit(settings)
         self.refresh_presets(select=name)
 
@@ -432,6 +451,7 @@ class LookPanel(QWidget):
         settings = self._settings_source().with_look(TransferSettings().look())
         self.load(settings)
         self.refresh_presets()
+        self.applying = ""
         self.preset_applied.emit(settings)
 
 

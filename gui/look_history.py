@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import time
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.settings import LOOK_FIELDS
@@ -36,6 +36,7 @@ class LookEdit(QUndoCommand):
         self.history = history
         self.before, self.after = before, after
         self.when = time.monotonic()
+        self.presets = history.preset_change  # (shown before, after) in the preset combo, or None
         self._done = True  # pushed after the edit happened: the first redo has nothing to do
 
     def id(self) -> int:
@@ -43,6 +44,8 @@ class LookEdit(QUndoCommand):
 
     def mergeWith(self, other: QUndoCommand) -> bool:
         if not isinstance(other, LookEdit) or set(other.after) != set(self.after):
+            return False
+        if self.presets or other.presets:  # a preset is a step of its own
             return False
         if other.when - self.when > MERGE_SECONDS:
             return False
@@ -54,17 +57,24 @@ class LookEdit(QUndoCommand):
             self._done = False
             return
         self.history.write(self.after)
+        if self.presets:
+            self.history.preset_shown.emit(self.presets[1])
 
     def undo(self) -> None:
         self.history.write(self.before)
+        if self.presets:
+            self.history.preset_shown.emit(self.presets[0])
 
 
 class LookHistory(QObject):
     """Watches the session's look fields and keeps their edits on ``stack``."""
 
+    preset_shown = Signal(str)  # undo/redo of a preset: the name the preset combo shows again ("" none)
+
     def __init__(self, session: Session, parent: QObject | None = None):
         super().__init__(parent)
         self.session = session
+        self.preset_change: tuple[str, str] | None = None  # set while a preset is applied
         self.stack = QUndoStack(self)
         self._last = session.settings()
         session.settings_changed.connect(self._on_changed)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from engine import images, jobs, masks
 from engine.errors import ImpastoError, OutOfMemoryError, SettingsError
 from engine.files import config_dir
-from engine.settings import RUN_KEY, TransferSettings
+from engine.settings import RUN_KEY, TransferSettings, preset_description
 from engine.timing import format_duration, time_left
 from engine.transfer import Progress
 from gui.worker import WorkerHost, describe
@@ -30,7 +30,7 @@ from gui.about import show_about
 from gui.clipboard import copy_image, pasted_paths
 from gui.icons import glyph_icon
 from gui.drop_panes import ContentPane, StylePane, can_accept, dropped_paths
-from gui.estimate import Estimator, Speeds, draft_settings, megapixel_iterations, resolve
+from gui.estimate import Estimator, Speeds, draft_settings, resolve
 from gui.film_strip import FilmStrip
 from gui.jobs import (
     ContentFrame, RunOutcome, SavedFile, SnapshotFrame, continue_job, save_job, stylize_job, warm_up_job,
@@ -53,6 +53,7 @@ SAVE_FILTERS = {
     "WebP image (*.webp)": ".webp",
 }
 STATUS_MS = 8000
+INPUTS_MIN_WIDTH = 210  # px, the Content and Style column with no style row
 
 
 PROGRESS_STEPS = 1000
@@ -68,8 +69,8 @@ def frame_text(progress: Progress) -> str:
 
 def loss_text(progress: Progress) -> str:
     return (
-        f"loss {progress.loss:.4g}  (content {progress.content_loss:.3g} · "
-        f"style {progress.style_loss:.3g} · TV {progress.tv_loss:.3g})"
+        f"Distance to photo {progress.content_loss:.3g} · to painting {progress.style_loss:.3g} · "
+        f"speckle {progress.tv_loss:.3g} · loss {progress.loss:.4g}"
     )
 
 
@@ -95,7 +96,7 @@ class MainWindow(QMainWindow):
         self.unsaved = False  # a finished or stopped result (not a draft) that no Save has written yet
         self._drafting = False  # the run in progress is a Draft
         self.estimator = Estimator(Speeds(self.state.store))  # the time beside Start
-        self._done_fraction = 0.0  # of the running job's work, from its last progress report
+        self._speed_mark: Progress | None = None  # the last scale's first report: speed is measured from it
         self._stylize_status = ""
         self._fitted_shown = False
         self.shutdown_clean: bool | None = None
@@ -129,7 +130,11 @@ class MainWindow(QMainWindow):
         inputs_layout.addWidget(self.masks_button, 0, Qt.AlignRight)
         self.mask_painter: MaskPainter | None = None
         inputs_layout.addWidget(self.style_pane, 3)
-        inputs.setMinimumWidth(210)
+        inputs.setMinimumWidth(INPUTS_MIN_WIDTH)
+        # as wide as a style row needs (the splitter squeezed it to 210 px at the window's minimum)
+        self.style_pane.changed.connect(lambda: QTimer.singleShot(0, lambda: inputs.setMinimumWidth(
+            max(INPUTS_MIN_WIDTH, inputs_layout.minimumSize().width())  # once the new row is laid out
+        )))
         self.inputs_panel = inputs
         self.style_pane.setFocusPolicy(Qt.ClickFocus)  # so Paste knows a click chose the style pane
 
@@ -167,6 +172,7 @@ class MainWindow(QMainWindow):
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setFocusPolicy(Qt.NoFocus)  # no invisible Tab stop; it still scrolls to the focused field
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
         self.controls_panel = scroll
@@ -187,6 +193,7 @@ class MainWindow(QMainWindow):
         self.style_pane.drop_failed.connect(lambda m: self._warn("Cannot use the dropped data", m))
         self.style_pane.add_requested.connect(self.add_styles_dialog)
         self.look_panel.preset_applied.connect(self._on_preset_applied)
+        self.look_history.preset_shown.connect(self.look_panel.show_applied)
         self.look_panel.message.connect(lambda m: self._warn("Preset", m))
 
     def _bind_session(self) -> None:
@@ -234,9 +241,10 @@ class MainWindow(QMainWindow):
         self.loss_label = QLabel(" ")
         self.loss_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.loss_label.setToolTip(
-            "How far the picture still is from the photo's arrangement (content), the painting's manner "
-            "(style) and smoothness (TV): lower is closer. It falls fast at first, then levels off; a scale "
-            "whose picture stops changing ends early."
+            "How far the picture still is from the photo's arrangement, from the painting's manner, and how "
+            "much speckle it has: lower is closer; the loss weighs them together as Style strength and "
+            "Smoothness say. It falls fast at first, then levels off; a scale whose picture stops changing "
+            "ends early."
         )
         self.estimate_label = QLabel(" ")
         row = QHBoxLayout()
@@ -244,12 +252,11 @@ class MainWindow(QMainWindow):
         row.addWidget(self.start_button)
         row.addWidget(self.stop_button)
         row.addWidget(self.progress_bar, 1)
-        below = QHBoxLayout()
-        below.addWidget(self.estimate_label)
-        below.addWidget(self.loss_label, 1)
         layout = QVBoxLayout()
         layout.addLayout(row)
-        layout.addLayout(below)
+        # one line each: side by side, a long device name and the loss widened the window past 1280 px
+        layout.addWidget(self.estimate_label)
+        layout.addWidget(self.loss_label)
         return layout
 
     def _build_actions(self) -> None:
@@ -494,8 +501,15 @@ class MainWindow(QMainWindow):
             self.show_status("; ".join(problems))
 
     def _on_preset_applied(self, settings: TransferSettings) -> None:
+        name = self.look_panel.applying
+        self.look_history.preset_change = (self.look_panel.applied_preset(), name)  # undo shows it again
         self.session.load(settings)
-        self.show_status("Preset applied")
+        self.look_history.preset_change = None
+        description = preset_description(name) if name else ""
+        if not name:
+            self.show_status("Look back to the defaults")  # Reset
+        else:
+            self.show_status(f"Preset {name}: {description}" if description else f"Preset {name} applied")
 
     # ================================================================== inputs
     def load_content(self, path: str, remember: bool = True) -> bool:
@@ -747,7 +761,7 @@ class MainWindow(QMainWindow):
         return settings
 
     def _launch(self, job, settings: TransferSettings) -> None:
-        self._done_fraction = 0.0
+        self._speed_mark = None
         self.outcome = None
         self.unsaved = False
         self.restored_result = None
@@ -799,11 +813,12 @@ class MainWindow(QMainWindow):
         # by work done, not iterations: a scale costs as much as its pixels, and may end early
         self.progress_bar.setRange(0, PROGRESS_STEPS)
         self.progress_bar.setValue(round(progress.fraction * PROGRESS_STEPS))
-        self._done_fraction = progress.fraction
         if progress.phase == "preparing":
             self.progress_bar.setFormat(f"Preparing scale {progress.scale + 1}/{progress.scales}…")
             return
         self.progress_bar.setFormat(f"%p%  ·  {time_left(progress.eta)}")
+        if self._speed_mark is None and progress.scale == progress.scales - 1:
+            self._speed_mark = progress
         self.loss_label.setText(loss_text(progress))
 
     def _on_preview(self, frame, progress: Progress) -> None:
@@ -848,12 +863,17 @@ class MainWindow(QMainWindow):
         self.estimate_label.setToolTip(tooltip)
 
     def _learn_speed(self, outcome: RunOutcome) -> None:
-        """Refine this device's measured speed with the run that just ended (stopped runs count
-        for the work they did)."""
-        ran = outcome.result.settings
-        device = resolve(ran.device)
-        work = megapixel_iterations(ran, outcome.job.content.image.size) * self._done_fraction
-        if device is not None and self.estimator.speeds.record(device.id, outcome.result.seconds, work):
+        """Refine this device's measured speed with the run that just ended, from the last scale's
+        iterations after its first: the first pass at each new size carries one-off costs (a first
+        128 px run here took 17.7 s, the same run again 1.7 s; its last scale ran as fast both
+        times). A run stopped before its last scale teaches nothing."""
+        mark, result = self._speed_mark, outcome.result
+        device = resolve(result.settings.device)
+        if mark is None or device is None:
+            return
+        width, height = mark.size
+        work = (result.iterations - mark.iteration) * width * height / 1e6
+        if self.estimator.speeds.record(device.id, result.seconds - mark.elapsed, work):
             self.show_estimate()
 
     def _on_failed(self, error: BaseException) -> None:
@@ -1091,4 +1111,4 @@ def _run_remark(run) -> str:
     if not isinstance(run, dict) or not run.get("stopped"):
         return ""
     return (f" — that picture was stopped after {run.get('iterations', '?')} of {run.get('planned', '?')} "
-            "iterations; Start runs them all")
+            "iterations; Final runs them all")

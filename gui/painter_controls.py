@@ -51,6 +51,19 @@ def ratio_for_strength(percent: float) -> float:
     return BASE_RATIO * 10 ** ((percent - 50) / STRENGTH_DECADE)
 
 
+def strength_text(ratio: float) -> str:
+    """"50 %": what the Look panel and the Batch tab's summary show for a style/content ratio."""
+    return f"{strength_for_ratio(ratio):.0f} %" if math.isfinite(ratio) else "style only"
+
+
+def stroke_text(style_scale: float) -> str:
+    return f"{100 * style_scale:.0f} %"
+
+
+def smoothness_text(tv_weight: float) -> str:
+    return f"{tv_weight:.2f}" if tv_weight else "off"
+
+
 # --- stroke size -----------------------------------------------------------------------
 def stroke_position(style_scale: float) -> int:
     position = round(STROKE_STEPS_PER_DOUBLING * math.log2(max(style_scale, 1e-6)))

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 GRAB_PX = 6  # how near the split line (in screen pixels) a press grabs it
+SPLIT_SLIDER_MIN = 120  # px: at the window's minimum width the Before/After slider was a 15 px stub
 
 
 class _ClippedPixmapItem(QGraphicsPixmapItem):
@@ -65,7 +66,7 @@ class PreviewView(QGraphicsView):
         self.after_image: QImage | None = None
         self.placeholder = (
             "The live preview appears here.\n\nDrop a photo on Content and a painting on Style,\n"
-            "then press Start (Ctrl+Return)."
+            "then press Draft for a quick look, or Final (Ctrl+Return)."
         )
         self._apply_background()
         QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _: self._apply_background())
@@ -310,6 +311,7 @@ class PreviewPanel(QWidget):
             "its right. Or drag the line on the image; Shift+drag puts it where you press."
         )
         self.split_slider.valueChanged.connect(lambda v: self.view.set_split(v / 100))
+        self.split_slider.setMinimumWidth(SPLIT_SLIDER_MIN)  # a usable length at the smallest window
         self.view.split_changed.connect(self._show_split)
         self.hold_button = QToolButton(text="Hold to compare")
         self.hold_button.setToolTip("Shows the content photo while pressed")

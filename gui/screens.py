@@ -1,10 +1,11 @@
 """Fitting the window to the screen it is on: a geometry restored from a larger screen (or a
-higher scale factor) must not put Start or the side panels off-screen."""
+higher scale factor) must not put Start or the side panels off-screen. And combos to their
+item names, so that no name is cut at the smallest window."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QRect, QSize
+from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QWidget
 
 
 def fitted(frame: QRect, available: QRect) -> QRect:
@@ -33,3 +34,15 @@ def fit_to_screen(window: QWidget, available: QRect | None = None) -> None:
     target = fitted(frame, available)
     window.resize(max(1, target.width() - extra_width), max(1, target.height() - extra_height))
     window.move(target.topLeft())
+
+
+def fit_combo_to(combo: QComboBox, texts) -> None:
+    """A minimum width at which ``combo`` shows each of ``texts`` whole. Combos that must not
+    widen the window (AdjustToMinimumContentsLength) would otherwise cut their own item names
+    ("Painting's world (m"); a user's longer name still elides, its tooltip gives it whole."""
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    metrics = combo.fontMetrics()
+    widest = max((metrics.horizontalAdvance(text) for text in texts), default=0)
+    size = combo.style().sizeFromContents(QStyle.CT_ComboBox, option, QSize(widest, metrics.height()), combo)
+    combo.setMinimumWidth(size.width())

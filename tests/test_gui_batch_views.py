@@ -27,12 +27,12 @@ def test_summary_says_what_the_batch_inherits_and_links_to_the_stylize_tab(qtbot
     panel._settings_source = lambda: current["settings"]
     panel._show_styles()
     text = panel.summary_label.text()
-    assert "32 px" in text and "2 iterations" in text and "style 100%" in text and "Edit…" in text
+    assert "32 px" in text and "2 iterations" in text and "style strength 50 %" in text and "Edit…" in text
     current["settings"] = settings.replace(size=64, tv_weight=2.0, style_scale=1.4, preserve_colors="luminance")
     panel.show()  # showing the tab reads the Stylize tab's settings again
     qtbot.waitUntil(lambda: "64 px" in panel.summary_label.text())
     text = panel.summary_label.text()
-    assert "smoothness 2" in text and "stroke size ×1.4" in text and "content colours" in text
+    assert "smoothness 2.00" in text and "stroke size 140 %" in text and "content colours" in text
     with qtbot.waitSignal(panel.edit_settings_requested):
         panel.summary_label.linkActivated.emit("edit")
 

@@ -233,8 +233,9 @@ def test_estimate_names_the_device_and_follows_size_iterations_and_measured_spee
     monkeypatch.setattr(estimate, "MIN_SECONDS", 0.0)  # learn from a tiny run
     outcome = tiny_result(window, qtbot, tmp_path)
     measured = window.estimator.speeds.measured("cpu")
-    work = estimate.megapixel_iterations(outcome.result.settings, (32, 32))
-    assert measured == pytest.approx(outcome.result.seconds / work, rel=0.3)
+    mark = window._speed_mark  # after the last scale's first iteration (gui.main_window._learn_speed)
+    work = (outcome.result.iterations - mark.iteration) * mark.size[0] * mark.size[1] / 1e6
+    assert measured == pytest.approx((outcome.result.seconds - mark.elapsed) / work, rel=1e-6)
     assert "measured on this machine" in window.estimate_label.toolTip()
 
 
