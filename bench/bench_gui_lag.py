@@ -114,6 +114,7 @@ def main() -> None:
     if args.trace:
         for ms, what in events:
             print(f"{ms:8.0f} {what}")
+    window.unsaved = False  # a throwaway result: closing must not stop to ask about it
     window.close()
 
 

@@ -164,6 +164,7 @@ def main(argv=None) -> int:
     grab(app, window, out / "batch.png")
     set_scheme(app, dark=True)
     grab(app, window, out / "batch-dark.png")
+    window.unsaved = False  # a throwaway result: closing must not stop to ask about it
     window.close()
     return 0
 
