@@ -5,7 +5,7 @@ For each content x style pair (../shared/images) at 512 px, each schedule runs i
 final image, evaluated after the run in float32 with fixed settings (bench/quality.py), so both
 schedules are judged alike. Writes a side-by-side sheet (whole images and 100 % crops).
 
-    .venv/bin/python bench/bench_speed.py [--pairs 3] [--size 512] [--schedules old,new] [--out DIR]
+    .venv/bin/python bench/bench_speed.py [--pairs 3] [--first-pair 0] [--size 512] [--schedules old,new] [--out DIR]
     .venv/bin/python bench/bench_speed.py --curve   # objective against seconds for a few schedules
 
 IMPASTO_CPU_BF16=0 measures the fp32 path on a CPU that has bf16.
@@ -149,7 +149,7 @@ def compare(args) -> None:
     print(machine_line())
     print(f"{'pair':>36} {'schedule':>8} {'seconds':>8} {'iters':>6} {'peak MiB':>9} {'objective':>10} {'vs old':>7}")
     rows = []
-    for content, style in PAIRS[: args.pairs]:
+    for content, style in PAIRS[args.first_pair : args.first_pair + args.pairs]:
         pair = f"{Path(content).stem} x {Path(style).stem}"
         results = {}
         for schedule in args.schedules.split(","):
@@ -178,6 +178,7 @@ def curves(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--first-pair", type=int, default=0, help="skip the pairs before this one (0-based)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--schedules", default="old,new", help="names or JSON objects of setting changes")
     parser.add_argument("--out", default=os.environ.get("BENCH_OUT", "/tmp/impasto-bench"))
