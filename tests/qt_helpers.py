@@ -28,3 +28,22 @@ def dialogs(monkeypatch) -> Dialogs:
     monkeypatch.setattr(QMessageBox, "critical", recorder.warning)
     monkeypatch.setattr(QMessageBox, "question", recorder.question)
     return recorder
+
+
+@pytest.fixture
+def window(qtbot):
+    """The main window, closed after the test."""
+    from gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    """A content photo and a style picture, as files."""
+    from tests.test_gui import make_image
+
+    return make_image(tmp_path / "content.png"), make_image(tmp_path / "style.png", (40, 40), seed=1)

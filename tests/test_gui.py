@@ -24,7 +24,7 @@ from gui.jobs import RunOutcome
 from gui.layer_table import CONTENT_COLUMN, STYLE_COLUMN, ratio_for_slider, slider_for_ratio
 from gui.main_window import MainWindow
 from gui.state import AppState
-from tests.qt_helpers import Dialogs, dialogs  # noqa: F401  (autouse fixture)
+from tests.qt_helpers import Dialogs, dialogs, pictures, window  # noqa: F401  (fixtures)
 
 RUN_TIMEOUT_MS = 120_000  # a busy shared CPU; a healthy run takes a few seconds
 
@@ -53,19 +53,6 @@ def url_mime(*paths) -> QMimeData:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     return mime
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    yield win
-    win.close()
-
-
-@pytest.fixture
-def pictures(tmp_path):
-    return make_image(tmp_path / "content.png"), make_image(tmp_path / "style.png", (40, 40), seed=1)
 
 
 def tiny_run(win: MainWindow, pictures, **changes) -> None:

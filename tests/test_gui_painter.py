@@ -9,16 +9,7 @@ from engine.layers import RELU_LAYERS
 from engine.settings import DEFAULT_STYLE_LAYERS, LOOK_FIELDS, TransferSettings
 from gui import painter_controls as painter
 from gui.layer_table import STYLE_COLUMN
-from gui.main_window import MainWindow
-from tests.qt_helpers import dialogs  # noqa: F401  (autouse fixture)
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    yield win
-    win.close()
+from tests.qt_helpers import dialogs, window  # noqa: F401  (fixtures)
 
 
 # --- 1. painter-level controls ------------------------------------------------------------

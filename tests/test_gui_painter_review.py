@@ -8,16 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox
 
 from engine.settings import TransferSettings
-from gui.main_window import MainWindow
-from tests.qt_helpers import dialogs  # noqa: F401  (autouse fixture)
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    yield win
-    win.close()
+from tests.qt_helpers import dialogs, window  # noqa: F401  (fixtures)
 
 
 def shows_whole(combo: QComboBox, text: str) -> bool:
@@ -228,7 +219,6 @@ def test_speed_is_learnt_from_the_last_scale_not_the_first_passes(window):
     window._speed_mark = None  # a run stopped before its last scale teaches nothing
     window._learn_speed(outcome)
     assert window.estimator.speeds.measured("cpu") is None
-
 
 
 def test_the_before_after_slider_keeps_a_usable_length_at_the_smallest_window(window, qtbot):

@@ -18,21 +18,8 @@ from gui.about import about_text
 from gui.main_window import MainWindow
 from gui.recent import recent_labels
 from gui.screens import fitted
-from tests.qt_helpers import Dialogs, dialogs  # noqa: F401  (autouse fixture)
+from tests.qt_helpers import Dialogs, dialogs, pictures, window  # noqa: F401  (fixtures)
 from tests.test_gui import RUN_TIMEOUT_MS, make_image, tiny_run
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    yield win
-    win.close()
-
-
-@pytest.fixture
-def pictures(tmp_path):
-    return make_image(tmp_path / "content.png"), make_image(tmp_path / "style.png", (40, 40), seed=1)
 
 
 def filled(width: int, height: int, colour: str) -> QImage:
