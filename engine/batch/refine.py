@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from engine import continuation
-from engine.batch.items import FAILED, BatchError, BatchItem, path_key
+from engine.batch.items import FAILED, BatchItem, path_key
 from engine.batch.manifest import Manifest, now, settings_hash
 from engine.batch.names import BatchOptions
 from engine.batch.plan import BatchPlan, _assign_outputs, _initial_state, _named_items, output_folder
-from engine.batch.runner import PauseGate, _folder_lock, _remove_stale_temp_files, _Runner
+from engine.batch.runner import PauseGate, _Runner, run_in_folder
 from engine.batch.scan import scan_inputs
 from engine.errors import ImpastoError
 from engine.jobs import Job
@@ -92,16 +92,10 @@ def run_refine(
     """Refine every result found in ``inputs`` to ``size``, as ``run_batch`` runs a batch."""
     inputs = list(inputs)
     out = output_folder(inputs, options.validate())
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BatchError(f"Cannot create the output folder {out}: {exc.strerror or exc}.") from None
-    with _folder_lock(out):
-        plan = plan_refine(inputs, size, overrides, options)
-        _remove_stale_temp_files(plan)
-        if on_plan:
-            on_plan(plan)
-        return _RefineRunner(plan, on_item, on_progress, should_stop, pause, None).run()
+    return run_in_folder(
+        out, lambda: plan_refine(inputs, size, overrides, options), on_plan,
+        lambda plan: _RefineRunner(plan, on_item, on_progress, should_stop, pause, None).run(),
+    )
 
 
 __all__ = ["REFINE_TEMPLATE", "RefinePlan", "plan_refine", "refine_request", "run_refine"]

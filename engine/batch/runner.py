@@ -76,16 +76,25 @@ def run_batch(
     output is replaced, atomically).
     """
     _, out = checked(inputs, settings, options)  # before anything is written
+    return run_in_folder(
+        out, lambda: plan_batch(inputs, settings, options, redo), on_plan,
+        lambda plan: _Runner(plan, on_item, on_progress, should_stop, pause, stylizer).run(),
+    )
+
+
+def run_in_folder(out: Path, make_plan: Callable, on_plan: Callable | None, run: Callable):
+    """Make the output folder, hold its lock, plan (``make_plan()``), clear temp files a killed
+    run left, tell ``on_plan`` and ``run(plan)``: what every kind of batch does around its items."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BatchError(f"Cannot create the output folder {out}: {exc.strerror or exc}.") from None
     with _folder_lock(out):
-        plan = plan_batch(inputs, settings, options, redo)
+        plan = make_plan()
         _remove_stale_temp_files(plan)
         if on_plan:
             on_plan(plan)
-        return _Runner(plan, on_item, on_progress, should_stop, pause, stylizer).run()
+        return run(plan)
 
 
 @contextlib.contextmanager
