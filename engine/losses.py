@@ -7,16 +7,55 @@ Gram matrices and losses are always computed in float32, whatever the network ra
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 EPS = 1e-8
+# IMPASTO_GRAM=autograd: the Gram matrix as Impasto 0.1 computed it, for benchmarks (bench_speed.py "old")
+AUTOGRAD_GRAM = os.environ.get("IMPASTO_GRAM") == "autograd"
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, C), normalised by the number of positions."""
+    if AUTOGRAD_GRAM:
+        n, c, h, w = features.shape
+        flat = features.float().reshape(n, c, h * w)
+        return flat @ flat.transpose(1, 2) / (h * w)
+    return _Gram.apply(features)
+
+
+def _positions(features: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """The features as a matrix without a copy: (N, H*W, C) for channels_last ones (and True),
+    (N, C, H*W) otherwise (and False)."""
     n, c, h, w = features.shape
-    flat = features.float().reshape(n, c, h * w)
-    return flat @ flat.transpose(1, 2) / (h * w)
+    if c > 1 and features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        return features.permute(0, 2, 3, 1).reshape(n, h * w, c), True
+    return features.reshape(n, c, h * w), False
+
+
+class _Gram(torch.autograd.Function):
+    """The Gram matrix in float32, with a backward pass that is one matrix product in the
+    features' own precision (bf16 on the fast path): autograd's own would be two float32 products,
+    their sum and a cast, which took half of a 512 px bf16 iteration (bench/bench_speed.py)."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = features.shape
+        ctx.save_for_backward(features)
+        matrix, positions_first = _positions(features.to(torch.promote_types(features.dtype, torch.float32)))
+        gram = matrix.mT @ matrix if positions_first else matrix @ matrix.mT
+        return gram / (h * w)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (features,) = ctx.saved_tensors
+        n, c, h, w = features.shape
+        matrix, positions_first = _positions(features)
+        both = ((grad + grad.mT) / (h * w)).to(features.dtype)  # d(F F^T) = (dG + dG^T) F
+        if positions_first:
+            return (matrix @ both).reshape(n, h, w, c).permute(0, 3, 1, 2)
+        return (both @ matrix).reshape(n, c, h, w)
 
 
 def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

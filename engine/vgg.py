@@ -30,7 +30,7 @@ class VGGFeatures(nn.Module):
         for name in self.names:
             if name.startswith("conv"):
                 out_ch, in_ch = shapes[name]
-                conv = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+                conv = nn.utils.skip_init(nn.Conv2d, in_ch, out_ch, 3, padding=1)  # no random init to overwrite
                 conv.weight.data.copy_(weights.state[f"{name}.weight"])
                 conv.bias.data.copy_(weights.state[f"{name}.bias"])
                 layers.append(conv)

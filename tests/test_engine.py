@@ -17,7 +17,7 @@ from engine.weights import load_weights
 from tests.helpers import content_image, style_image
 from tests.conftest import ROOT
 
-TINY = dict(size=40, start_size=40, iterations=6, device="cpu", precision="fp32", preview_interval_ms=0)
+TINY = dict(size=40, start_size=40, iterations=6, iteration_growth=1.0, device="cpu", precision="fp32", preview_interval_ms=0)
 
 
 def tiny_settings(**changes) -> TransferSettings:
@@ -74,6 +74,30 @@ def test_network_stops_at_deepest_layer_in_use():
     model = VGGFeatures(load_weights(), "relu2_1")
     assert model.names[-1] == "relu2_1"
     assert len([n for n in model.names if n.startswith("conv")]) == 3
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("shape", [(1, 3, 5, 4), (2, 4, 2, 2), (1, 1, 3, 3)])
+def test_gram_matrix_and_its_gradient_match_the_textbook_formula(layout, shape):
+    features = torch.randn(*shape, dtype=torch.float64).contiguous(memory_format=layout).requires_grad_()
+    flat = features.detach().reshape(shape[0], shape[1], -1)
+    assert torch.allclose(losses.gram_matrix(features), flat @ flat.mT / (shape[2] * shape[3]))
+    assert torch.autograd.gradcheck(losses.gram_matrix, (features,))
+
+
+def test_gram_matrix_of_bf16_features_is_float32_and_its_gradient_keeps_their_dtype_and_layout():
+    features = torch.rand(1, 8, 6, 5).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    features.requires_grad_()
+    target = torch.rand(1, 8, 8)
+    losses.relative_error(losses.gram_matrix(features), target).backward()
+    assert losses.gram_matrix(features).dtype == torch.float32
+    assert features.grad.dtype == torch.bfloat16
+    assert features.grad.is_contiguous(memory_format=torch.channels_last)
+    # the same gradient as autograd through the float32 formula, up to bf16 rounding
+    wide = features.detach().float().requires_grad_()
+    flat = wide.reshape(1, 8, 30)
+    losses.relative_error(flat @ flat.mT / 30, target).backward()
+    assert torch.allclose(features.grad.float(), wide.grad, rtol=0.02, atol=1e-3 * wide.grad.abs().max().item())
 
 
 def test_losses_fall_and_style_distance_falls_while_content_stays():
