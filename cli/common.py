@@ -46,9 +46,14 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
     add("--size", type=int, metavar="PX", help="long side of the output (default 512)")
     add("--start-size", type=int, metavar="PX", help="long side of the first, coarse scale (default %s)" % DEFAULTS["start_size"])
     add("--iterations", type=int, metavar="N",
-        help="iterations at the output size (default %s); each coarser scale runs --iteration-growth times more" % DEFAULTS["iterations"])
+        help="iterations at the output size, or at --iteration-side px when the output is larger (default %s); "
+             "each coarser scale runs --iteration-growth times as many" % DEFAULTS["iterations"])
     add("--iteration-growth", type=float, metavar="G",
-        help="how many times more iterations each coarser scale runs (default %s; 1 = the same at every scale)" % DEFAULTS["iteration_growth"])
+        help="iterations at each coarser scale relative to the next (default %s; 1 = the same at every scale, "
+             "below 1 = fewer)" % DEFAULTS["iteration_growth"])
+    add("--iteration-side", type=int, metavar="PX",
+        help="scales above this side run --iterations x PX / their side, fewer as each costs more "
+             "(default %s; 0 = no limit)" % DEFAULTS["iteration_side"])
     add("--plateau", type=float, metavar="F",
         help="end a scale early once the loss falls less than this fraction per iteration (default %s; 0 = never)" % DEFAULTS["plateau"])
     add("--style-weights", type=float, nargs="+", metavar="W", help="blend weight of each style image")
@@ -112,7 +117,7 @@ def given_options(args) -> dict:
     """The settings the command line names explicitly, by TransferSettings field."""
     simple = {
         "size": args.size, "start_size": args.start_size, "iterations": args.iterations,
-        "iteration_growth": args.iteration_growth, "plateau": args.plateau,
+        "iteration_growth": args.iteration_growth, "iteration_side": args.iteration_side, "plateau": args.plateau,
         "content_weight": args.content_weight, "style_weight": args.style_weight, "tv_weight": args.tv_weight,
         "style_scale": args.style_scale, "preserve_colors": args.preserve_colors, "init": args.init,
         "optimizer": args.optimizer, "learning_rate": args.learning_rate, "pooling": args.pooling,

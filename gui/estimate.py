@@ -23,9 +23,9 @@ from engine.transfer import scale_work
 
 # Seconds per megapixel-iteration before any run was measured here, from the README's benchmarks
 # (tubingen x starry_night, L-BFGS, bf16): CPU, 2 idle cores of an AMD EPYC, the default 512 px
-# schedule without the plateau stop, 390 s for 68.8 Mpx-iterations; CUDA, one H200, 9.6 ms per
-# iteration at 512 x 384. MPS: a guess. The first measured run replaces them.
-FIRST_GUESS = {"cpu": 5.7, "cuda": 0.05, "mps": 0.5}
+# run, 119 s for 25.8 Mpx-iterations (200 at every scale: 299 s for 68.8); CUDA, one H200, 9.6 ms
+# per iteration at 512 x 384. MPS: a guess. The first measured run replaces them.
+FIRST_GUESS = {"cpu": 4.5, "cuda": 0.05, "mps": 0.5}
 MIN_SECONDS = 2.0  # shorter runs are mostly start-up, not speed
 NEW_WEIGHT = 0.5  # how much the newest run counts against the stored speed
 ASSUMED_ASPECT = (4, 3)  # the content's shape before one is chosen

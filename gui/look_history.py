@@ -24,7 +24,8 @@ LOOK_EDIT_ID = 1604  # QUndoCommand.id(): commands that may merge share one
 FIELD_NAMES = {
     "content_weight": "style strength", "style_weight": "style strength", "style_layers": "brushwork",
     "content_layers": "content layers", "style_scale": "stroke size", "tv_weight": "smoothness",
-    "start_size": "first scale", "iteration_growth": "iteration growth", "preserve_colors": "colours",
+    "start_size": "first scale", "iteration_growth": "iteration growth",
+    "iteration_side": "iteration side", "preserve_colors": "colours",
     "init": "start image", "learning_rate": "learning rate",
 }
 

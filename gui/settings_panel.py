@@ -63,8 +63,9 @@ class SettingsPanel(QWidget):
         )
         self.iterations = QSpinBox(minimum=1, maximum=100000, singleStep=50)
         self.iterations.setToolTip(
-            "Most optimisation steps at the output size; each smaller scale before it runs as many (or more, "
-            "with an iteration growth above 1). A scale whose picture has stopped changing ends early."
+            "Most optimisation steps at the output size, or at 512 px for a larger output, whose bigger scales "
+            "then run fewer in proportion; each smaller scale runs fewer (the iteration growth of the preset). "
+            "A scale whose picture has stopped changing ends early."
         )
         self.optimizer = _combo(OPTIMISERS)
         self.optimizer.setToolTip(

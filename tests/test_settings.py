@@ -53,8 +53,19 @@ def test_scale_schedule_steps_by_root_two():
     assert TransferSettings(size=512, start_size=256).scale_sizes() == [256, 362, 512]
     assert TransferSettings(size=2048, start_size=256).scale_sizes()[-3:] == [1024, 1448, 2048]
     assert TransferSettings(size=200, start_size=256).scale_sizes() == [200]
-    settings = TransferSettings(size=512, start_size=256, iterations=10)
+    settings = TransferSettings(size=512, start_size=256, iterations=10, iteration_growth=1.0)
     assert settings.total_iterations() == 30
+    assert TransferSettings().scale_iterations() == [28, 38, 51, 67, 90]  # the default: most at the output size
+
+
+def test_print_sizes_run_a_512_px_schedule_then_fewer_iterations_at_each_larger_scale():
+    settings = TransferSettings(size=2048, start_size=256, iterations=100, iteration_growth=0.5)
+    assert settings.scale_sizes() == [256, 362, 512, 724, 1024, 1448, 2048]
+    assert settings.scale_iterations() == [25, 50, 100, 71, 50, 35, 25]  # 100 x 512 / side above 512
+    # off (what a recipe from before the field ran): the output size gets them all
+    assert settings.replace(iteration_side=0).scale_iterations() == [6, 6, 6, 12, 25, 50, 100]
+    small = settings.replace(size=300, start_size=150)
+    assert small.scale_iterations()[-1] == 100  # at or below 512 px nothing changes
 
 
 def test_builtin_presets_and_user_preset_round_trip():
@@ -115,13 +126,15 @@ def test_coarser_scales_run_more_iterations_up_to_a_cap():
     assert settings.scale_sizes() == [128, 181, 256, 362, 512]
     assert settings.scale_iterations() == [101, 68, 45, 30, 20]
     assert settings.total_iterations() == 264
-    print_size = settings.replace(size=2048)  # the first scales of a print run no longer than a 512 px run's
+    print_size = settings.replace(size=2048, iteration_side=0)  # the first scales of a print run no longer than a 512 px run's
     assert print_size.scale_iterations()[:5] == [101] * 5 and print_size.scale_iterations()[-1] == 20
     assert settings.replace(iteration_growth=1.0).scale_iterations() == [20] * 5
+    assert settings.replace(iteration_growth=0.5).scale_iterations() == [1, 2, 5, 10, 20]  # fewer below 1
 
 
 def test_schedule_fields_are_validated():
-    for field, value, words in (("iteration_growth", 0.5, "iteration_growth"), ("plateau", 1.0, "plateau"),
+    for field, value, words in (("iteration_growth", 0.2, "iteration_growth"), ("iteration_growth", 5, "iteration_growth"),
+                                ("plateau", 1.0, "plateau"),
                                 ("plateau", -0.1, "plateau")):
         with pytest.raises(SettingsError, match=words):
             TransferSettings(**{field: value}).validate(need_images=False)

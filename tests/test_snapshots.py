@@ -53,7 +53,7 @@ def test_the_keeper_drops_the_oldest_intermediate_snapshots_first():
 
 
 def test_a_run_takes_a_snapshot_every_n_iterations_and_at_each_scales_end():
-    settings = TransferSettings(size=32, start_size=23, iterations=3, plateau=0, device="cpu",
+    settings = TransferSettings(size=32, start_size=23, iterations=3, iteration_growth=1.0, plateau=0, device="cpu",
                                 snapshot_every=2, preview_interval_ms=10**6)
     reported = []
     result = transfer.run(settings, lambda p: p.snapshot and reported.append(p.snapshot),
