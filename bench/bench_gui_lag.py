@@ -101,7 +101,7 @@ def main() -> None:
     window.run_finished.connect(lambda *_: done.append(True))
     window.host.progress.connect(lambda p: events.append((clock.elapsed(), f"{p.phase} {p.scale}/{p.iteration}")))
     window.host.preview.connect(lambda *_: events.append((clock.elapsed(), "preview")))
-    started = time.perf_counter()
+    started, start_ms = time.perf_counter(), clock.elapsed()
     window.start()
     if not done:
         loop = QEventLoop()
@@ -111,6 +111,9 @@ def main() -> None:
     faulthandler.cancel_dump_traceback_later()
     report(f"run at {args.size} px ({args.iterations} iterations at full size)", time.perf_counter() - started,
            lateness)
+    first = next((ms for ms, what in events if what == "preview" and ms >= start_ms), None)
+    if first is not None:
+        print(f"first preview {(first - start_ms) / 1000:.2f} s after Start")
     if args.trace:
         for ms, what in events:
             print(f"{ms:8.0f} {what}")

@@ -31,9 +31,12 @@ PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("tubingen.jpg", "picasso_selfpor
          ("hoovertowernight.jpg", "the_scream.jpg"), ("hoovertowernight.jpg", "shipwreck.jpg"))
 
 # Schedules, each a change to the default settings (the look fields are never touched). "old" is
-# Impasto 0.1's: 200 iterations at each of 256, 362 and 512 px.
+# Impasto 0.1's default run: 200 iterations at each of 256, 362 and 512 px, on Impasto 0.1's engine
+# ("engine" below); "old-schedule" is the same schedule on today's engine.
+OLD_SCHEDULE = {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "iteration_side": 0, "plateau": 0.0}
 SCHEDULES = {
-    "old": {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0},
+    "old": {**OLD_SCHEDULE, "engine": "0.1"},
+    "old-schedule": OLD_SCHEDULE,
     "new": {},
     "p0002": {"plateau": 0.0002},
     # candidates measured at 256 px while choosing the new default (old256: the old schedule's shape)
@@ -47,10 +50,33 @@ SCHEDULES = {
 }
 
 
+# What an "engine" key in a schedule switches back, through the engine's benchmark switch: 0.1
+# computed the Gram matrix's gradient with autograd (two float32 products, a sum and a cast).
+ENGINES = {"0.1": {"IMPASTO_GRAM": "autograd"}}
+
+
+def schedule_spec(name: str) -> dict:
+    return dict(SCHEDULES[name]) if name in SCHEDULES else json.loads(name)
+
+
+def split_schedules(text: str) -> list[str]:
+    """Names and JSON objects separated by commas outside braces."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [part.strip() for part in parts + [current] if part.strip()]
+
+
 def schedule_settings(name: str, size: int):
     from engine.settings import TransferSettings
 
-    spec = dict(SCHEDULES[name]) if name in SCHEDULES else json.loads(name)
+    spec = schedule_spec(name)
+    spec.pop("engine", None)
     return TransferSettings(size=size, preview_interval_ms=10**9).replace(**spec)
 
 
@@ -101,7 +127,9 @@ def child(args) -> None:
 def spawn(args, content: str, style: str, schedule: str, label: str, curve_every: int = 0) -> dict:
     command = [sys.executable, __file__, "--child", "--content", content, "--style", style, "--schedule", schedule,
                "--label", label, "--size", str(args.size), "--out", args.out, "--curve-every", str(curve_every)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    engine = schedule_spec(schedule).get("engine")
+    env = {**os.environ, **ENGINES[engine]} if engine else None
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode:
         raise SystemExit(f"{label} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -152,7 +180,7 @@ def compare(args) -> None:
     for content, style in PAIRS[args.first_pair : args.first_pair + args.pairs]:
         pair = f"{Path(content).stem} x {Path(style).stem}"
         results = {}
-        for schedule in args.schedules.split(","):
+        for schedule in split_schedules(args.schedules):
             results[schedule] = spawn(args, content, style, schedule, schedule)
             row = results[schedule]
             base = results.get("old") or results.get("old256")
@@ -169,7 +197,7 @@ def compare(args) -> None:
 def curves(args) -> None:
     print(machine_line())
     content, style = PAIRS[0]
-    for schedule in args.schedules.split(","):
+    for schedule in split_schedules(args.schedules):
         row = spawn(args, content, style, schedule, f"curve-{abs(hash(schedule)) % 10**6}", curve_every=args.curve_every)
         points = " ".join(f"{t:.0f}s:{v:.4f}" for t, _, v in row["curve"])
         print(f"{schedule}: total {row['seconds']:.0f} s, objective {row['objective']:.4f}; last scale: {points}", flush=True)
