@@ -29,8 +29,10 @@ def test_session_notifies_what_changed(qtbot):
         session.device = "cpu"
     session.update(size=512)  # unchanged: no signal
     assert seen[-1][0] == {"device"}
-    session.limit_size(200)
-    assert (session.settings().size, session.settings().start_size) == (200, 200)
+    session.limit_size(200)  # the first scale (128 px) already fits
+    assert (session.settings().size, session.settings().start_size) == (200, 128)
+    session.limit_size(100)  # the first scale shrinks with the output
+    assert (session.settings().size, session.settings().start_size) == (100, 100)
 
 
 def test_loading_settings_keeps_the_images_unless_asked(qtbot):
