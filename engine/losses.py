@@ -41,7 +41,7 @@ class _Gram(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, features: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = features.shape
+        h, w = features.shape[-2:]
         ctx.save_for_backward(features)
         matrix, positions_first = _positions(features.to(torch.promote_types(features.dtype, torch.float32)))
         gram = matrix.mT @ matrix if positions_first else matrix @ matrix.mT

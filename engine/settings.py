@@ -34,8 +34,8 @@ CHOICES = {
 }
 
 LOOK_FIELDS = (
-    "size", "start_size", "iterations", "iteration_growth", "iteration_side", "plateau", "content_weight", "style_weight", "tv_weight",
-    "content_layers", "style_layers", "style_scale", "preserve_colors", "init", "optimizer",
+    "size", "start_size", "iterations", "iteration_growth", "iteration_side", "plateau", "content_weight",
+    "style_weight", "tv_weight", "content_layers", "style_layers", "style_scale", "preserve_colors", "init", "optimizer",
     "learning_rate", "pooling",
 )
 
@@ -72,8 +72,8 @@ class TransferSettings:
     start_size: int = 128  # long side of the first, coarsest scale
     iterations: int = 90  # at the output size; each coarser scale runs iteration_growth times as many
     iteration_growth: float = 0.75
-    # scales above this side run iterations x iteration_side / their side, fewer as each costs more (print
-    # sizes: a 2048 px run is a 512 px run and four short refining scales); 0 = no such limit
+    # scales above this side run iterations x iteration_side / their side, fewer as each costs more
+    # (print sizes: a 2048 px run is a 512 px run and four short refining scales); 0 = no such limit
     iteration_side: int = 512
     # a scale ends early once the loss falls less than this fraction per iteration over 10 iterations
     # (with the box as a penalty the loss falls steadily and this rarely ends a scale)
@@ -215,8 +215,8 @@ class TransferSettings:
             self.style_masks = [str(m) for m in self.style_masks]
             self.content_layers = {str(k): float(v) for k, v in dict(self.content_layers).items()}
             self.style_layers = {str(k): float(v) for k, v in dict(self.style_layers).items()}
-            for name in ("size", "start_size", "iterations", "iteration_side", "preview_interval_ms", "snapshot_every",
-                         "snapshot_memory_mb"):
+            for name in ("size", "start_size", "iterations", "iteration_side", "preview_interval_ms",
+                         "snapshot_every", "snapshot_memory_mb"):
                 setattr(self, name, _as_int(name, getattr(self, name)))
             for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate",
                          "iteration_growth", "plateau"):
@@ -249,7 +249,8 @@ class TransferSettings:
             raise SettingsError(
                 f"iteration_growth must be between {MIN_GROWTH} and {MAX_GROWTH} (got {self.iteration_growth}).")
         if self.iteration_side and not MIN_SIZE <= self.iteration_side:
-            raise SettingsError(f"iteration_side must be 0 (off) or at least {MIN_SIZE} pixels (got {self.iteration_side}).")
+            raise SettingsError(
+                f"iteration_side must be 0 (off) or at least {MIN_SIZE} pixels (got {self.iteration_side}).")
         if not 0 <= self.plateau < 1:
             raise SettingsError(f"plateau must be at least 0 and below 1 (got {self.plateau}).")
         if not 0.05 <= self.style_scale <= 8:

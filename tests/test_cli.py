@@ -9,6 +9,7 @@ import pytest
 
 import main
 from engine import images
+from engine.settings import TransferSettings
 from tests.conftest import ROOT
 from tests.helpers import content_image, style_image
 
@@ -48,6 +49,18 @@ def test_preset_and_flags_combine(inputs, tmp_path):
     assert recipe["style_scale"] == 0.6  # from the preset
 
 
+def test_schedule_flags_reach_the_run_and_its_recipe(inputs, tmp_path):
+    content, style = inputs
+    out = tmp_path / "r.png"
+    assert main.cli(["stylize", str(content), str(style), "-o", str(out), "--size", "40", "--start-size", "20",
+                     "--iterations", "4", "--iteration-growth", "0.5", "--iteration-side", "28", "--plateau", "0",
+                     "--device", "cpu"]) == 0
+    recipe = images.read_recipe(out)
+    assert (recipe["iteration_growth"], recipe["iteration_side"]) == (0.5, 28)
+    assert recipe["impasto_run"]["iterations"] == sum(TransferSettings.from_dict(recipe).scale_iterations())
+    assert TransferSettings.from_dict(recipe).scale_iterations() == [2, 4, 3]  # 20, 28 px, then 4 x 28 / 40
+
+
 def test_a_small_style_image_is_used_at_its_own_size_and_said_once(inputs, tmp_path, capsys):
     content, _ = inputs
     small = tmp_path / "small.png"
@@ -77,6 +90,8 @@ def test_a_small_style_image_is_used_at_its_own_size_and_said_once(inputs, tmp_p
     (lambda c, s, t: [str(c), str(s), "-o", str(t / "o.png"), "--device", "cuda:3"], "CUDA is not available"),
     (lambda c, s, t: [str(c), str(t / "fake.jpg"), "-o", str(t / "o.png")], "fake.jpg"),
     (lambda c, s, t: [str(c)], "required"),
+    (lambda c, s, t: [str(c), str(s), "-o", str(t / "o.png"), "--iteration-growth", "0.1"], "iteration_growth must be"),
+    (lambda c, s, t: [str(c), str(s), "-o", str(t / "o.png"), "--iteration-side", "8"], "iteration_side must be"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(inputs, tmp_path, capsys, make_args, message):
     content, style = inputs

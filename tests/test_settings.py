@@ -140,6 +140,14 @@ def test_schedule_fields_are_validated():
             TransferSettings(**{field: value}).validate(need_images=False)
 
 
+def test_a_print_size_recipe_from_before_iteration_side_keeps_its_iterations_at_the_output_size():
+    recipe = TransferSettings(size=2048, start_size=256, iterations=30, iteration_growth=1.5).recipe()
+    del recipe["iteration_side"]
+    restored = TransferSettings.from_dict(recipe)
+    assert restored.iteration_side == 0 and restored.scale_iterations()[-1] == 30
+    assert TransferSettings.from_dict({"size": 2048, "iterations": 30}).scale_iterations()[-1] == 8  # not a recipe
+
+
 def test_a_recipe_from_before_the_schedule_fields_keeps_its_schedule():
     old = TransferSettings(size=512, start_size=256, iterations=200).recipe()
     old["impasto_version"] = "0.1.0"
