@@ -91,21 +91,25 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
     return None
 
 
-def use_channels_last(device: torch.device, dtype: torch.dtype | None) -> bool:
-    """channels_last helps cuDNN always, and oneDNN's bf16 convolutions (see bench/). On the float32
-    CPU path it ran a 512 px iteration 13 % faster (1.92 -> 1.66 s, 2 cores) but is left off: it
-    changes the rounding of the gradients enough that L-BFGS, which has no line search here, took a
-    bad step at the end of the selftest's 12 iterations on one thread (style loss 1.18 -> 2.59).
+def use_channels_last(device: torch.device) -> bool:
+    """channels_last helps cuDNN, and oneDNN's convolutions in bf16 and in float32 alike: a 512 px
+    float32 iteration on 2 cores took 1.84 s without it and 1.65 s with it. (It was off on the
+    float32 path until L-BFGS learnt to take back a step that blows the loss up, engine/lbfgs.py:
+    its rounding once sent the selftest's 64 px run from a loss of 63 to 7e7 in one step.)
     IMPASTO_CHANNELS_LAST=0/1 overrides the choice, for benchmarks."""
     forced = os.environ.get("IMPASTO_CHANNELS_LAST")
     if forced in ("0", "1"):
         return forced == "1"
-    return device.type == "cuda" or (device.type == "cpu" and dtype == torch.bfloat16)
+    return device.type in ("cuda", "cpu")
 
 
 def configure(device: torch.device) -> None:
+    """cuDNN's autotuner (benchmark mode) stays off: it times every algorithm for each new input
+    shape, and a run meets ten (the picture and the painting at five scales). Measured on an H100
+    (torch 2.11, bf16, 512 px): the default run took 9.4-12.8 s with it and 4.9-5.6 s without, and
+    500 iterations at one size 5.09 s with it and 4.29 s without. IMPASTO_CUDNN_BENCHMARK=1 turns it on."""
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.benchmark = os.environ.get("IMPASTO_CUDNN_BENCHMARK") == "1"
 
 
 def free_memory(device: torch.device) -> int | None:

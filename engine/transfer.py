@@ -8,6 +8,7 @@ between iterations and checks a stop flag, and nothing else in Impasto optimises
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from PIL import Image
 
 from engine import color, devices, images, losses, masks, timing
 from engine.errors import OutOfMemoryError
+from engine.lbfgs import LBFGS
 from engine.settings import MIN_SIZE, STEERABLE_FIELDS, TransferSettings
 from engine.snapshots import Snapshot, SnapshotKeeper, is_due
 from engine.vgg import VGGFeatures
@@ -36,6 +38,8 @@ LBFGS_HISTORY = devices.LBFGS_HISTORY
 # projection after a first-order step is sound. Earlier variants (an active set, telling L-BFGS
 # the clamped step) are measured in commit 6ae70c0's comment here.
 BOX_WEIGHT = 1000.0
+# IMPASTO_LBFGS=torch: torch.optim.LBFGS, as Impasto 0.1 stepped, for benchmarks (bench_speed.py "old")
+TORCH_LBFGS = os.environ.get("IMPASTO_LBFGS") == "torch"
 MASK_CACHE = 8  # decoded masks a Stylizer keeps
 PLATEAU_WINDOW = 10  # iterations over which the plateau test measures the loss's fall
 
@@ -121,7 +125,7 @@ class Stylizer:
         self.device = devices.resolve_device(settings.device)
         devices.configure(self.device)
         self.compute_dtype = devices.autocast_dtype(self.device, settings.precision)
-        self.channels_last = devices.use_channels_last(self.device, self.compute_dtype)
+        self.channels_last = devices.use_channels_last(self.device)
         weights = load_weights(settings.weights)
         # the frozen network is cast once, not by autocast on every forward pass
         self.model = VGGFeatures(weights, "pool5", settings.pooling, self.compute_dtype).to(self.device)
@@ -282,8 +286,8 @@ class _Run:
         self.content_input = color.luminance(content_rgb) if luminance_only else content_rgb
         x = self._initial(previous, w, h).requires_grad_(True)
         self._prepare_targets(side)
-        optimizer = self._optimizer(x)
         count, history = self.counts[scale], []
+        optimizer = self._optimizer(x, count)
         for done in range(1, count + 1):
             if self.should_stop():
                 raise _Stopped(x.detach())
@@ -292,7 +296,7 @@ class _Run:
             if steered != self.steered_settings:
                 self.steered_settings = steered
                 self._prepare_targets(side)
-                optimizer = self._optimizer(x)  # the old curvature history belongs to the old objective
+                optimizer = self._optimizer(x, count - done + 1)  # the old history belongs to the old objective
                 history = []
             self._step(x, optimizer)
             self.done_iterations += 1
@@ -400,10 +404,13 @@ class _Run:
                 regions.append((1.0, rest, blended))
         return regions
 
-    def _optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer:
+    def _optimizer(self, x: torch.Tensor, steps: int):
+        """Adam, or L-BFGS keeping no more pairs than the ``steps`` it will take can give."""
         if self.settings.optimizer == "adam":
             return torch.optim.Adam([x], lr=self.settings.learning_rate)
-        return torch.optim.LBFGS([x], lr=1, max_iter=1, history_size=LBFGS_HISTORY)
+        if TORCH_LBFGS:
+            return torch.optim.LBFGS([x], lr=1, max_iter=1, history_size=LBFGS_HISTORY)
+        return LBFGS(x, history=min(LBFGS_HISTORY, steps))
 
     def _closure(self, x: torch.Tensor, optimizer) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
@@ -421,10 +428,8 @@ class _Run:
         loss = w.content_weight * content + w.style_weight * style + w.tv_weight * tv
         minimised = loss + BOX_WEIGHT * losses.out_of_box(x)  # the objective, and the box (not reported)
         minimised.backward()
-        self.last_losses = {
-            "content": float(content.detach()), "style": float(style.detach()), "tv": float(tv.detach()),
-            "loss": float(loss.detach()),
-        }
+        figures = torch.stack([v.detach().float() for v in (content, style, tv, loss)]).tolist()
+        self.last_losses = dict(zip(("content", "style", "tv", "loss"), figures))  # one wait for a GPU
         return minimised
 
     # --- reporting ---------------------------------------------------------------------
