@@ -48,16 +48,17 @@ def measure(size: int, precision: str, iterations: int, device: str) -> dict:
     from engine.settings import TransferSettings
 
     content, style = images_or_drawn()
-    settings = TransferSettings(size=size, start_size=size, iterations=iterations + 2, precision=precision,
-                                device=device, preview_interval_ms=10**9)
+    # one scale, no plateau stop: two warm-up iterations, then ``iterations`` timed ones
+    settings = TransferSettings(size=size, start_size=size, iterations=iterations + 3, plateau=0.0,
+                                precision=precision, device=device, preview_interval_ms=10**9)
     stamps = []
     result = transfer.run(settings, on_step=lambda p: stamps.append(time.perf_counter())
                           if p.phase == "optimising" else None, content=content, styles=[style])
     stylizer_device = transfer.devices.resolve_device(device)
     timed = stamps[2:]  # the first two iterations warm up kernels and caches
     ms = (timed[-1] - timed[0]) / (len(timed) - 1) * 1000
-    return {"ms_per_iteration": ms, "peak_mib": peak_bytes(stylizer_device) / 2**20,
-            "final_loss": result.losses["loss"]}
+    return {"ms_per_iteration": ms, "timed": len(timed) - 1, "seconds": timed[-1] - timed[0],
+            "peak_mib": peak_bytes(stylizer_device) / 2**20, "final_loss": result.losses["loss"]}
 
 
 def default_run(device: str) -> dict:
@@ -70,8 +71,8 @@ def default_run(device: str) -> dict:
     result = transfer.run(settings, content=content, styles=[style])
     seconds = time.perf_counter() - started
     result.image.save(Path(os.environ.get("BENCH_OUT", "/tmp")) / "bench_default_512.png")
-    return {"seconds": seconds, "iterations": result.iterations, "size": list(result.image.size),
-            "peak_mib": peak_bytes(transfer.devices.resolve_device(device)) / 2**20}
+    return {"seconds": seconds, "iterations": result.iterations, "scales": len(settings.scale_sizes()),
+            "size": list(result.image.size), "peak_mib": peak_bytes(transfer.devices.resolve_device(device)) / 2**20}
 
 
 def child(args) -> None:
@@ -93,6 +94,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--iterations", type=int, default=10, help="timed iterations per measurement")
     parser.add_argument("--quick", action="store_true", help="skip the default 512 px stylization")
+    parser.add_argument("--sizes", default="256,512", help="sides measured, comma-separated")
+    parser.add_argument("--precisions", default="fp32,auto", help="precisions measured, comma-separated")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -106,16 +109,17 @@ def main() -> None:
     fast = devices.autocast_dtype(device, "auto")
     print(f"machine: {platform.machine()} {devices.cpu_name()}, {os.cpu_count()} cores; "
           f"torch {torch.__version__}; device {device} ({[d.name for d in devices.available_devices()][0]})")
-    print(f"fast path on {device.type}: autocast {fast}, channels_last {devices.use_channels_last(device, fast)}")
-    print(f"{'size':>5} {'precision':>9} {'ms/iter':>9} {'peak MiB':>9}")
-    for size in (256, 512):
-        for precision in ("fp32", "auto"):
+    print(f"fast path on {device.type}: autocast {fast}, channels_last {devices.use_channels_last(device)}")
+    print(f"{'size':>5} {'precision':>9} {'ms/iter':>9} {'peak MiB':>9}  timed iterations")
+    for size in map(int, args.sizes.split(",")):
+        for precision in args.precisions.split(","):
             row = spawn(f"{size}:{precision}", args)
-            print(f"{size:>5} {precision:>9} {row['ms_per_iteration']:>9.0f} {row['peak_mib']:>9.0f}", flush=True)
+            print(f"{size:>5} {precision:>9} {row['ms_per_iteration']:>9.1f} {row['peak_mib']:>9.0f}  "
+                  f"{row['timed']} in {row['seconds']:.2f} s", flush=True)
     if not args.quick:
         row = spawn("default", args)
-        print(f"default stylization (512 px, {row['iterations']} iterations over 3 scales, auto precision): "
-              f"{row['seconds']:.0f} s wall, peak {row['peak_mib']:.0f} MiB, output {row['size']}")
+        print(f"default stylization (512 px, {row['iterations']} iterations over {row['scales']} scales, auto precision): "
+              f"{row['seconds']:.1f} s wall, peak {row['peak_mib']:.0f} MiB, output {row['size']}")
 
 
 if __name__ == "__main__":

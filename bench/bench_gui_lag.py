@@ -4,7 +4,7 @@ Opens the real main window (offscreen unless DISPLAY is set and --visible is giv
 and a painting, presses Start and, until the run ends, fires a 5 ms timer on the GUI thread: its
 lateness is the event loop's stall. Prints the longest stall, the 99th percentile and how many
 exceeded 50 ms; the target is a longest stall under 50 ms on 2 cores. Start is pressed once the
-window's launch warm-up is done (``--cold``: at once, as the window opens).
+window has loaded its photo and painting (``--cold``: at once, as the window opens).
 
     .venv/bin/python bench/bench_gui_lag.py [--size 384] [--iterations 20]
 """
@@ -38,8 +38,8 @@ def main() -> None:
     parser.add_argument("--visible", action="store_true", help="use the real display (DISPLAY)")
     parser.add_argument("--trace", action="store_true", help="list the run's reports and the stalls in time")
     parser.add_argument("--cold", action="store_true",
-                        help="press Start as the window opens, while its launch warm-up (torch's one-off import of "
-                             "its compiler stack) still runs; by default the run starts once the window is ready")
+                        help="press Start as the window opens, while it still loads the photo and painting; "
+                             "by default the run starts once the window is ready")
     parser.add_argument("--dump", action="store_true",
                         help="print every thread's stack whenever the GUI thread misses 50 ms (faulthandler's "
                              "watchdog needs no GIL, so it shows what the worker holds the GUI up with)")

@@ -7,8 +7,10 @@ schedules are judged alike. Writes a side-by-side sheet (whole images and 100 % 
 
     .venv/bin/python bench/bench_speed.py [--pairs 3] [--first-pair 0] [--size 512] [--schedules old,new] [--out DIR]
     .venv/bin/python bench/bench_speed.py --curve   # objective against seconds for a few schedules
+    python bench/bench_speed.py --device cuda      # the same on a GPU (peak memory: the GPU's)
 
-IMPASTO_CPU_BF16=0 measures the fp32 path on a CPU that has bf16.
+IMPASTO_CPU_BF16=0 measures the fp32 path on a CPU that has bf16. The objective is always judged
+on the CPU, so figures from a GPU run compare with a CPU run's.
 """
 
 from __future__ import annotations
@@ -50,9 +52,23 @@ SCHEDULES = {
 }
 
 
-# What an "engine" key in a schedule switches back, through the engine's benchmark switch: 0.1
-# computed the Gram matrix's gradient with autograd (two float32 products, a sum and a cast).
-ENGINES = {"0.1": {"IMPASTO_GRAM": "autograd"}}
+# What an "engine" key in a schedule switches back, through the engine's benchmark switches: 0.1
+# computed the Gram matrix's gradient with autograd (two float32 products, a sum and a cast) and
+# stepped with torch.optim.LBFGS (a two-loop recursion: 4 vector operations per stored pair).
+# On the float32 CPU path 0.1 also kept the contiguous layout.
+ENGINES = {"0.1": {"IMPASTO_GRAM": "autograd", "IMPASTO_LBFGS": "torch"}}
+ENGINES_FP32_CPU = {"0.1": {"IMPASTO_CHANNELS_LAST": "0"}}
+
+
+def engine_env(engine: str, device: str) -> dict:
+    import torch
+
+    from engine import devices
+
+    env = dict(ENGINES[engine])
+    if device == "cpu" and devices.autocast_dtype(torch.device("cpu")) is None:
+        env.update(ENGINES_FP32_CPU.get(engine, {}))
+    return env
 
 
 def schedule_spec(name: str) -> dict:
@@ -72,17 +88,29 @@ def split_schedules(text: str) -> list[str]:
     return [part.strip() for part in parts + [current] if part.strip()]
 
 
-def schedule_settings(name: str, size: int):
+def schedule_settings(name: str, size: int, device: str = "cpu"):
     from engine.settings import TransferSettings
 
     spec = schedule_spec(name)
     spec.pop("engine", None)
-    return TransferSettings(size=size, preview_interval_ms=10**9).replace(**spec)
+    return TransferSettings(size=size, device=device, preview_interval_ms=10**9).replace(**spec)
 
 
-def peak_rss_mib() -> float:
+def peak_mib(device: str) -> float:
+    """The run's peak memory: the GPU's allocations on CUDA, else the process's resident set."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
     scale = 1 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def synchronize(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def child(args) -> None:
@@ -92,7 +120,7 @@ def child(args) -> None:
     from engine import transfer
     from quality import objective
 
-    settings = schedule_settings(args.schedule, args.size)
+    settings = schedule_settings(args.schedule, args.size, args.device)
     photo = Image.open(SHARED / args.content).convert("RGB")
     painting = Image.open(SHARED / args.style).convert("RGB")
     judge_settings = schedule_settings("new", args.size)
@@ -113,22 +141,24 @@ def child(args) -> None:
         settings = settings.replace(preview_interval_ms=0)
     started = time.perf_counter()
     result = transfer.run(settings, on_step=on_step if args.curve_every else None, content=photo, styles=[painting])
+    synchronize(args.device)
     seconds = time.perf_counter() - started - judging[0]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = f"{Path(args.content).stem}__{Path(args.style).stem}__{args.label}"
     result.image.save(out / f"{tag}.png")
     figures = objective(result.image, photo, [painting], judge_settings)
-    print(json.dumps({"seconds": seconds, "iterations": result.iterations, "peak_mib": peak_rss_mib(),
+    print(json.dumps({"seconds": seconds, "iterations": result.iterations, "peak_mib": peak_mib(args.device),
                       "size": list(result.image.size), "image": str(out / f"{tag}.png"), **figures,
                       "curve": curve}))
 
 
 def spawn(args, content: str, style: str, schedule: str, label: str, curve_every: int = 0) -> dict:
     command = [sys.executable, __file__, "--child", "--content", content, "--style", style, "--schedule", schedule,
-               "--label", label, "--size", str(args.size), "--out", args.out, "--curve-every", str(curve_every)]
+               "--label", label, "--size", str(args.size), "--out", args.out, "--curve-every", str(curve_every),
+               "--device", args.device]
     engine = schedule_spec(schedule).get("engine")
-    env = {**os.environ, **ENGINES[engine]} if engine else None
+    env = {**os.environ, **engine_env(engine, args.device)} if engine else None
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode:
         raise SystemExit(f"{label} failed:\n{done.stderr[-3000:]}")
@@ -163,18 +193,22 @@ def crop_sheet(rows: list[tuple[str, list[tuple[str, str]]]], path: Path) -> Non
     sheet.save(path)
 
 
-def machine_line() -> str:
+def machine_line(device: str) -> str:
     import torch
 
     from engine import devices
 
-    dtype = devices.autocast_dtype(torch.device("cpu"))
-    return (f"{platform.machine()} {devices.cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"CPU path {'bf16' if dtype else 'fp32'} (IMPASTO_CPU_BF16={os.environ.get('IMPASTO_CPU_BF16', 'unset')})")
+    resolved = devices.resolve_device(device)
+    dtype = devices.autocast_dtype(resolved)
+    line = f"{platform.machine()} {devices.cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+    if resolved.type == "cuda":
+        return line + f"{torch.cuda.get_device_name(resolved)}, {'bf16' if dtype else 'fp32'} path, peak = GPU memory"
+    return line + (f"CPU path {'bf16' if dtype else 'fp32'} "
+                   f"(IMPASTO_CPU_BF16={os.environ.get('IMPASTO_CPU_BF16', 'unset')}), peak = RSS")
 
 
 def compare(args) -> None:
-    print(machine_line())
+    print(machine_line(args.device))
     print(f"{'pair':>36} {'schedule':>8} {'seconds':>8} {'iters':>6} {'peak MiB':>9} {'objective':>10} {'vs old':>7}")
     rows = []
     for content, style in PAIRS[args.first_pair : args.first_pair + args.pairs]:
@@ -195,7 +229,7 @@ def compare(args) -> None:
 
 
 def curves(args) -> None:
-    print(machine_line())
+    print(machine_line(args.device))
     content, style = PAIRS[0]
     for schedule in split_schedules(args.schedules):
         row = spawn(args, content, style, schedule, f"curve-{abs(hash(schedule)) % 10**6}", curve_every=args.curve_every)
@@ -212,6 +246,7 @@ def main() -> None:
     parser.add_argument("--out", default=os.environ.get("BENCH_OUT", "/tmp/impasto-bench"))
     parser.add_argument("--curve", action="store_true")
     parser.add_argument("--curve-every", type=int, default=10)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--content", help=argparse.SUPPRESS)
     parser.add_argument("--style", help=argparse.SUPPRESS)

@@ -57,11 +57,12 @@ class SavedFile:
 
 
 def warm_up_job(task) -> None:
-    """Pay torch's one-off import of torch._dynamo (the first optimiser built in a process pulls
-    in ~900 modules, holding the GIL in long slices) before the user's first run, not during it."""
+    """Pay torch's one-off import of torch._dynamo before an Adam run, not during it: the first
+    torch.optim optimiser built in a process pulls in ~900 modules, holding the GIL in slices of up
+    to 160 ms. L-BFGS is the engine's own (engine/lbfgs.py) and needs none of it."""
     import torch
 
-    torch.optim.LBFGS([torch.zeros(1, requires_grad=True)])
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
 def stylize_job(settings: TransferSettings, lineage: dict | None = None):

@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self._stylize_status = ""
         self._fitted_shown = False
         self.shutdown_clean: bool | None = None
+        self.adam_warmed = False  # torch's optimiser imports paid (warm_up_job), once Adam is chosen
         self._build_stylize_tab()
         self._build_actions()
         self._build_menus()
@@ -116,7 +117,7 @@ class MainWindow(QMainWindow):
         self.look_history.forget()  # what was restored is where undo stops
         self.show_estimate()
         self._set_running(False)
-        self.io_host.submit(warm_up_job)
+        self._warm_up_for_adam()
 
     # ================================================================== layout
     def _build_stylize_tab(self) -> None:
@@ -210,6 +211,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.quality.valueChanged.connect(session.set_quality)
         session.quality_changed.connect(self.settings_panel.quality.setValue)
         session.settings_changed.connect(self._show_settings)
+        session.settings_changed.connect(self._warm_up_for_adam)
         session.settings_changed.connect(self.show_estimate)
         session.steerable_changed.connect(self._steer)  # weights and blends steer a running job
         session.content_changed.connect(
@@ -855,6 +857,13 @@ class MainWindow(QMainWindow):
             f"{verb} {result.iterations} iterations in {format_duration(result.seconds)} — Save As keeps it", 0
         )
         self.run_finished.emit(outcome)
+
+    def _warm_up_for_adam(self, *_changed) -> None:
+        """Once Adam is the optimiser, pay torch's one-off optimiser imports in the background, so
+        that neither the launch (L-BFGS needs none of it) nor an Adam run stalls the window."""
+        if not self.adam_warmed and self.session.settings().optimizer == "adam":
+            self.adam_warmed = True
+            self.io_host.submit(warm_up_job)
 
     def show_estimate(self) -> None:
         """The estimated time beside Start, for the current size, iterations and device."""
