@@ -4,12 +4,14 @@ Opens the real main window (offscreen unless DISPLAY is set and --visible is giv
 and a painting, presses Start and, until the run ends, fires a 5 ms timer on the GUI thread: its
 lateness is the event loop's stall. Prints the longest stall, the 99th percentile and how many
 exceeded 50 ms; the target is a longest stall under 50 ms on 2 cores. Start is pressed once the
-window has loaded its photo and painting (``--cold``: at once, as the window opens).
+window has been open 2 s and its background work is done (``--cold``: at once).
 
     .venv/bin/python bench/bench_gui_lag.py [--size 384] [--iterations 20]
 """
 
 from __future__ import annotations
+
+LAUNCH_MS = 2000  # how long after the window opens the launch is watched before Start is pressed
 
 import argparse
 import faulthandler
@@ -91,9 +93,9 @@ def main() -> None:
     window.load_content(str(content))
     window.add_styles([str(style)])
     if not args.cold:  # what a user meets: the window has finished launching before they press Start
-        while window.io_host.busy:
+        while window.io_host.busy or clock.elapsed() < LAUNCH_MS:
             app.processEvents(QEventLoop.AllEvents, 50)
-        report("launch (from the window shown to its warm-up done)", clock.elapsed() / 1000, lateness)
+        report("launch (the window's first 2 s, and any background work it started)", clock.elapsed() / 1000, lateness)
         lateness.clear()
         events.append((clock.elapsed(), "Start"))
 

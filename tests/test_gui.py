@@ -581,3 +581,17 @@ def test_window_drops_only_count_on_the_stylize_tab(window, pictures):
     assert entered_on(window.stylize_tab)
     assert drop_on(window, mime)
     assert window.content_pane.path == str(pictures[0])
+
+
+def test_torchs_optimiser_imports_are_warmed_only_once_adam_is_chosen(window, monkeypatch):
+    """L-BFGS is the engine's own, so the launch pays nothing; choosing Adam starts the one-off
+    import in the background, once."""
+    submitted = []
+    monkeypatch.setattr(window.io_host, "submit", lambda job, *args, **kwargs: submitted.append(job))
+    assert not window.adam_warmed
+    window.session.update(iterations=window.session.settings().iterations + 1)
+    assert submitted == []
+    window.session.update(optimizer="adam")
+    window.session.update(optimizer="lbfgs")
+    window.session.update(optimizer="adam")
+    assert [job.__name__ for job in submitted] == ["warm_up_job"] and window.adam_warmed

@@ -109,3 +109,26 @@ def test_the_history_takes_no_more_memory_than_it_can_use():
     x = torch.zeros(1, 3, 8, 8, requires_grad=True)
     optimizer = LBFGS(x, history=4)
     assert optimizer.S.shape == optimizer.Y.shape == (5, 3 * 8 * 8)  # 4 pairs and the step in flight
+
+
+def test_an_lbfgs_run_never_imports_torchs_compiler_stack():
+    """The window no longer warms torch.optim up at launch (a 160 ms stall): that holds only while
+    an L-BFGS run imports no torch._dynamo (the first torch.optim optimiser pulls it in) and no
+    sympy (nn.utils.skip_init did: a 110 ms stall at a run's start)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys\n"
+        "from engine import transfer\n"
+        "from engine.settings import TransferSettings\n"
+        "from tests.helpers import content_image, style_image\n"
+        "transfer.run(TransferSettings(size=48, start_size=48, iterations=2), content=content_image(), "
+        "styles=[style_image()])\n"
+        "print('torch._dynamo' in sys.modules, 'sympy' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False False"
