@@ -116,11 +116,12 @@ def test_pause_holds_and_resume_finishes(qtbot, make_panel, folder, settings, tm
     panel.start()
     qtbot.waitUntil(lambda: any(steps), timeout=WAIT_MS)
     qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
+    at_pause = len(steps)
     assert panel.paused and panel.pause_button.text() == "Resume"
-    qtbot.wait(300)  # an iteration already under way may still report
-    seen = len(steps)
-    qtbot.wait(700)
-    assert len(steps) == seen and panel.busy and max(steps) < 6
+    qtbot.wait(1000)
+    # the iteration under way when Pause was pressed may still report, however late (a loaded
+    # machine starves the nice-10 worker); none after it
+    assert len(steps) <= at_pause + 1 and panel.busy and max(steps) < 6
     with qtbot.waitSignal(panel.run_finished, timeout=WAIT_MS):
         qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
     assert states(panel) == {"a.png": "done"}
