@@ -43,6 +43,7 @@ class LBFGS:
         # one row more than the history: the step just taken waits in a free row for its gradient
         self.S = torch.zeros((self.history + 1, n), device=x.device, dtype=torch.float32)
         self.Y = torch.zeros_like(self.S)
+        self.direction = torch.empty(n, device=x.device, dtype=torch.float32)  # not a row: S[:used] is read into it
         self.order: list[int] = []  # rows of the stored pairs, oldest first
         self.rows_used = 0  # rows are taken lowest first: only S[:rows_used] has ever held a step
         self.SY = torch.zeros((self.history + 1, self.history + 1), dtype=torch.float64)  # s_i'y_j by row
@@ -81,8 +82,7 @@ class LBFGS:
         coefficients, slope = self._direction_coefficients(figures)
         if slope > -MIN_DESCENT:
             return loss
-        row = self._free_row()
-        d = self.S[row]
+        d = self.direction
         torch.mul(g, -self.gamma, out=d)
         if self.order:
             used = self.rows_used
@@ -91,6 +91,8 @@ class LBFGS:
             d.addmv_(self.Y[:used].T, y_coef)
         if self.steps == 1:
             d.mul_(min(1.0, 1.0 / figures["l1_g"]))  # the first step: steepest descent, scaled down
+        row = self._free_row()
+        self.S[row].copy_(d)
         self.x.add_(d.view(self.x.shape))
         self.pending = row
         self.rows_used = max(self.rows_used, row + 1)
