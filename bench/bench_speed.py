@@ -55,8 +55,8 @@ SCHEDULES = {
 # What an "engine" key in a schedule switches back, through the engine's benchmark switches: 0.1
 # computed the Gram matrix's gradient with autograd (two float32 products, a sum and a cast) and
 # stepped with torch.optim.LBFGS (a two-loop recursion: 4 vector operations per stored pair).
-# On the float32 CPU path 0.1 also kept the contiguous layout.
-ENGINES = {"0.1": {"IMPASTO_GRAM": "autograd", "IMPASTO_LBFGS": "torch"}}
+# On the float32 CPU path 0.1 also kept the contiguous layout and convolved directly (no NNPACK).
+ENGINES = {"0.1": {"IMPASTO_GRAM": "autograd", "IMPASTO_LBFGS": "torch", "IMPASTO_WINOGRAD": "0"}}
 ENGINES_FP32_CPU = {"0.1": {"IMPASTO_CHANNELS_LAST": "0"}}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -96,11 +97,25 @@ def use_channels_last(device: torch.device) -> bool:
     float32 iteration on 2 cores took 1.84 s without it and 1.65 s with it. (It was off on the
     float32 path until L-BFGS learnt to take back a step that blows the loss up, engine/lbfgs.py:
     its rounding once sent the selftest's 64 px run from a loss of 63 to 7e7 in one step.)
+    NNPACK takes the contiguous layout, so a float32 CPU run with use_winograd has it off.
     IMPASTO_CHANNELS_LAST=0/1 overrides the choice, for benchmarks."""
     forced = os.environ.get("IMPASTO_CHANNELS_LAST")
     if forced in ("0", "1"):
         return forced == "1"
     return device.type in ("cuda", "cpu")
+
+
+def use_winograd(device: torch.device, dtype: torch.dtype | None) -> bool:
+    """The float32 CPU path convolves with NNPACK's Winograd kernels (engine/vgg.py), where torch
+    has NNPACK (AVX2 and FMA3 on x86) and on Linux, where it was measured: a 512 px iteration on 2
+    cores took 1.61 s with oneDNN's direct convolution and 0.92 s with NNPACK. Elsewhere torch's
+    OpenMP runtime is another, whose idle threads spin far longer (engine/__init__.py).
+    IMPASTO_WINOGRAD=0/1 overrides the platform choice (not the need for float32 and NNPACK)."""
+    if device.type != "cpu" or dtype is not None or os.environ.get("IMPASTO_WINOGRAD") == "0":
+        return False
+    if not sys.platform.startswith("linux") and os.environ.get("IMPASTO_WINOGRAD") != "1":
+        return False
+    return torch.backends.nnpack.is_available()
 
 
 def configure(device: torch.device) -> None:

@@ -125,10 +125,11 @@ class Stylizer:
         self.device = devices.resolve_device(settings.device)
         devices.configure(self.device)
         self.compute_dtype = devices.autocast_dtype(self.device, settings.precision)
-        self.channels_last = devices.use_channels_last(self.device)
+        winograd = devices.use_winograd(self.device, self.compute_dtype)
+        self.channels_last = devices.use_channels_last(self.device) and not winograd
         weights = load_weights(settings.weights)
         # the frozen network is cast once, not by autocast on every forward pass
-        self.model = VGGFeatures(weights, "pool5", settings.pooling, self.compute_dtype).to(self.device)
+        self.model = VGGFeatures(weights, "pool5", settings.pooling, self.compute_dtype, winograd).to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.style_images = styles if styles is not None else [images.load_image(p) for p in settings.styles]

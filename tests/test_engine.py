@@ -436,11 +436,32 @@ def test_one_scale_from_the_photo_converges_without_jumps(shared_image, precisio
     assert result.image.size == (128, 96)
 
 
+@pytest.mark.parametrize("module", ["cli.stylize", "cli.batch", "cli.selftest", "gui.main_window", "engine.transfer"])
+def test_engine_sets_the_openmp_spin_count_before_torch_loads(module):
+    """libgomp reads GOMP_SPINCOUNT once, as torch loads it: every entry point must import
+    engine (which sets it) before torch, or the float32 path's NNPACK threads lose a core."""
+    code = (
+        "import os, sys\n"
+        "os.environ.pop('GOMP_SPINCOUNT', None)\n"
+        "seen = {}\n"
+        "class Watch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' and not seen:\n"
+        "            seen['spin'] = os.environ.get('GOMP_SPINCOUNT')\n"
+        "sys.meta_path.insert(0, Watch())\n"
+        f"import {module}\n"
+        "import torch\n"  # where the module left it for later: its run imports it after engine
+        "print(seen.get('spin'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "10000"
+
+
 def test_every_cpu_path_and_cuda_use_channels_last(monkeypatch):
     from engine import devices
 
     monkeypatch.delenv("IMPASTO_CHANNELS_LAST", raising=False)
-    assert devices.use_channels_last(torch.device("cpu"))  # the float32 path too, since the L-BFGS step guard
+    assert devices.use_channels_last(torch.device("cpu"))  # bf16, and float32 where NNPACK is missing
     assert devices.use_channels_last(torch.device("cuda"))
     assert not devices.use_channels_last(torch.device("mps"))
     monkeypatch.setenv("IMPASTO_CHANNELS_LAST", "0")

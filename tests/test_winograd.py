@@ -1,0 +1,116 @@
+"""Float32 on the CPU: the network's 3x3 convolutions through NNPACK's Winograd algorithm."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from engine import devices, transfer
+from engine.settings import TransferSettings
+from engine.vgg import VGGFeatures, WinogradConv2d
+from engine.weights import load_weights
+from tests.helpers import content_image, style_image
+
+needs_nnpack = pytest.mark.skipif(not torch.backends.nnpack.is_available(), reason="this torch has no NNPACK")
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.detach() - b.detach()).norm() / b.detach().norm())
+
+
+@pytest.fixture
+def nnpack_calls(monkeypatch):
+    """Counts the convolutions that went through NNPACK."""
+    calls = []
+    nnpack = torch._nnpack_spatial_convolution
+
+    def counted(*args):
+        calls.append(args[0].shape)
+        return nnpack(*args)
+
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", counted)
+    return calls
+
+
+@needs_nnpack
+@pytest.mark.parametrize("shape, by_nnpack", [
+    ((1, 3, 64, 64), 2), ((2, 16, 60, 60), 2),
+    ((1, 128, 33, 40), 1),  # its input gradient, 32 channels at 1320 px, is convolved directly
+    ((1, 64, 20, 13), 0), ((1, 128, 1, 1), 0),  # too small to pay for NNPACK: the direct convolution
+])
+def test_winograd_convolution_and_its_input_gradient_match_the_direct_ones(shape, by_nnpack, nnpack_calls):
+    torch.manual_seed(0)
+    channels = shape[1]
+    conv = WinogradConv2d(channels, 32, 3, padding=1, device="meta")
+    weight, bias = torch.randn(32, channels, 3, 3) / (9 * channels) ** 0.5, torch.randn(32)
+    conv.set_frozen_weights(weight, bias)
+    x = (torch.rand(shape) * 255).requires_grad_(True)
+    grad_out = torch.randn(shape[0], 32, *shape[2:])
+
+    y = conv(x)
+    (grad_x,) = torch.autograd.grad(y, x, grad_out)
+    x_exact = x.detach().double().requires_grad_(True)
+    y_exact = F.conv2d(x_exact, weight.double(), bias.double(), padding=1)
+    (grad_exact,) = torch.autograd.grad(y_exact, x_exact, grad_out.double())
+
+    assert relative_error(y.double(), y_exact) < 2e-5
+    assert relative_error(grad_x.double(), grad_exact) < 2e-5
+    assert len(nnpack_calls) == by_nnpack
+    assert not conv.weight.requires_grad
+
+
+@needs_nnpack
+def test_the_network_gives_the_same_features_and_gradient_with_winograd(nnpack_calls):
+    weights = load_weights()
+    direct, winograd = VGGFeatures(weights, "relu5_1"), VGGFeatures(weights, "relu5_1", winograd=True)
+    assert any(isinstance(layer, WinogradConv2d) for layer in winograd.layers)
+    image = torch.rand(1, 3, 64, 96)
+    layers = ("relu1_1", "relu3_1", "relu5_1")
+    results = []
+    for model in (direct, winograd):
+        x = image.clone().requires_grad_(True)
+        features = model(x, layers)
+        loss = sum(f.square().mean() for f in features.values())
+        results.append((features, torch.autograd.grad(loss, x)[0]))
+    for name in layers:
+        assert relative_error(results[1][0][name], results[0][0][name]) < 1e-4
+    assert relative_error(results[1][1], results[0][1]) < 1e-3
+    # 6144 px at block 1, 1536 at block 2: conv1_1, conv1_2 and conv2_2 (conv2_1 has only 64 channels
+    # in), and the input gradients of all four (64 or 128 channels in); block 3 on is too small
+    assert len(nnpack_calls) == 7
+
+
+def test_winograd_needs_float32():
+    with pytest.raises(ValueError):
+        VGGFeatures(load_weights(), "relu2_1", compute_dtype=torch.bfloat16, winograd=True)
+
+
+def test_winograd_only_on_the_float32_cpu_path(monkeypatch):
+    monkeypatch.delenv("IMPASTO_WINOGRAD", raising=False)
+    monkeypatch.setattr(devices.sys, "platform", "linux")
+    cpu = torch.device("cpu")
+    assert devices.use_winograd(cpu, None) == torch.backends.nnpack.is_available()
+    assert not devices.use_winograd(cpu, torch.bfloat16)
+    assert not devices.use_winograd(torch.device("cuda"), None)
+    assert not devices.use_winograd(torch.device("mps"), None)
+    monkeypatch.setenv("IMPASTO_WINOGRAD", "0")
+    assert not devices.use_winograd(cpu, None)
+
+
+def test_winograd_elsewhere_than_linux_only_when_asked_for(monkeypatch):
+    """Measured on Linux (libgomp); macOS's torch has another OpenMP runtime."""
+    monkeypatch.setattr(devices.sys, "platform", "darwin")
+    monkeypatch.delenv("IMPASTO_WINOGRAD", raising=False)
+    assert not devices.use_winograd(torch.device("cpu"), None)
+    monkeypatch.setenv("IMPASTO_WINOGRAD", "1")
+    assert devices.use_winograd(torch.device("cpu"), None) == torch.backends.nnpack.is_available()
+
+
+@needs_nnpack
+def test_a_float32_cpu_run_uses_winograd_in_the_contiguous_layout(monkeypatch):
+    monkeypatch.setenv("IMPASTO_WINOGRAD", "1")
+    settings = TransferSettings(size=40, start_size=40, iterations=4, device="cpu", precision="fp32", preview_interval_ms=0)
+    stylizer = transfer.Stylizer(settings, [style_image()])
+    assert any(isinstance(layer, WinogradConv2d) for layer in stylizer.model.layers)
+    assert not stylizer.channels_last  # NNPACK takes NCHW
+    result = stylizer.stylize(content_image())
+    assert result.iterations == 4 and result.losses["loss"] < float("inf")
