@@ -158,33 +158,34 @@ def _available_ram() -> int | None:
 
 
 def estimate_bytes(height: int, width: int, bytes_per_value: int = 4,
-                   history: int = LBFGS_HISTORY) -> int:
+                   history: int = LBFGS_HISTORY, workspace: int = 0) -> int:
     """Rough peak memory of one iteration at this size: the activations VGG19 keeps for the
     backward pass up to relu5_1 (about 610 values per input pixel over its layers; measured on
-    the CPU: 2.3 KB per pixel at 1024 px), plus L-BFGS's history and a few image copies."""
+    the CPU: 2.3 KB per pixel at 1024 px), plus L-BFGS's history and a few image copies, plus a
+    convolution ``workspace`` (NNPACK's, on the float32 CPU path)."""
     pixels = height * width
-    return int(pixels * (610 * bytes_per_value + 3 * 4 * (2 * history + 8)))
+    return int(pixels * (610 * bytes_per_value + 3 * 4 * (2 * history + 8))) + workspace
 
 
-def suggest_size(long_side: int, height: int, width: int, available: int) -> int:
+def suggest_size(long_side: int, height: int, width: int, available: int, workspace: int = 0) -> int:
     """The largest long side (a multiple of 64, at least 64) whose estimate fits ``available``."""
     size = long_side
     while size > 64:
         size = max(64, int(size / 2 ** 0.5) // 64 * 64)
         scale = size / max(height, width)
-        if estimate_bytes(int(height * scale), int(width * scale)) < available:
+        if estimate_bytes(int(height * scale), int(width * scale), workspace=workspace) < available:
             break
     return size
 
 
-def check_fits(device: torch.device, height: int, width: int, long_side: int) -> None:
+def check_fits(device: torch.device, height: int, width: int, long_side: int, workspace: int = 0) -> None:
     """Refuse a size that clearly cannot fit, before spending minutes to find out."""
     available = free_memory(device)
     if available is None:
         return
-    needed = estimate_bytes(height, width)
+    needed = estimate_bytes(height, width, workspace=workspace)
     if needed > available:
-        size = suggest_size(long_side, height, width, available)
+        size = suggest_size(long_side, height, width, available, workspace)
         raise OutOfMemoryError(
             f"{long_side} px needs about {needed / 2**30:.1f} GiB but {device.type.upper()} has "
             f"{available / 2**30:.1f} GiB free; try {size} px.",

@@ -24,7 +24,7 @@ from engine.errors import OutOfMemoryError
 from engine.lbfgs import LBFGS
 from engine.settings import MIN_SIZE, STEERABLE_FIELDS, TransferSettings
 from engine.snapshots import Snapshot, SnapshotKeeper, is_due
-from engine.vgg import VGGFeatures
+from engine.vgg import WINOGRAD_WORKSPACE, VGGFeatures
 from engine.weights import load_weights
 
 LBFGS_HISTORY = devices.LBFGS_HISTORY
@@ -125,11 +125,11 @@ class Stylizer:
         self.device = devices.resolve_device(settings.device)
         devices.configure(self.device)
         self.compute_dtype = devices.autocast_dtype(self.device, settings.precision)
-        winograd = devices.use_winograd(self.device, self.compute_dtype)
-        self.channels_last = devices.use_channels_last(self.device) and not winograd
+        self.winograd = devices.use_winograd(self.device, self.compute_dtype)
+        self.channels_last = devices.use_channels_last(self.device) and not self.winograd
         weights = load_weights(settings.weights)
         # the frozen network is cast once, not by autocast on every forward pass
-        self.model = VGGFeatures(weights, "pool5", settings.pooling, self.compute_dtype, winograd).to(self.device)
+        self.model = VGGFeatures(weights, "pool5", settings.pooling, self.compute_dtype, self.winograd).to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.style_images = styles if styles is not None else [images.load_image(p) for p in settings.styles]
@@ -238,7 +238,8 @@ class _Run:
     def execute(self) -> TransferResult:
         device = self.stylizer.device
         width, height = self.dims[-1]
-        devices.check_fits(device, height, width, self.sizes[-1])
+        workspace = WINOGRAD_WORKSPACE if self.stylizer.winograd else 0
+        devices.check_fits(device, height, width, self.sizes[-1], workspace)
         image = None
         stopped = False
         for scale, (side, (w, h)) in enumerate(zip(self.sizes, self.dims)):

@@ -13,18 +13,30 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 TORCH_MEAN, TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-def winograd_pays(x: torch.Tensor) -> bool:
+# NNPACK keeps its workspace, the whole layer's transformed input and output (about 7 bytes per pixel
+# per input and output channel, measured), for as long as the thread lives, and never shrinks it;
+# a layer that would need more than this is convolved directly (conv1_2 from 1448 px on), so a
+# float32 run holds at most this much more than before NNPACK. Measured at 2048 px (tubingen, 2
+# cores): direct 32.7 s an iteration, peak RSS 7.6 GiB; NNPACK everywhere 23.6 s, 10.0 GiB; with
+# this limit 26.8 s, 8.4 GiB.
+WINOGRAD_WORKSPACE = 2**30
+WORKSPACE_PER_PIXEL_CHANNEL = 7
+
+
+def winograd_pays(x: torch.Tensor, out_channels: int) -> bool:
     """Whether NNPACK beats the direct convolution on ``x``: it transforms the kernels on every
     call, which only a large enough picture pays for. Measured on 2 cores (float32, NCHW): at
     768 px the two were level for 128-512 channels, from 2176 px NNPACK took 0.5-0.7 the time;
-    with 64 channels it lost at 2176 px and won from 3072 px."""
+    with 64 channels it lost at 2176 px and won from 3072 px. Above WINOGRAD_WORKSPACE, no."""
     pixels = x.shape[-1] * x.shape[-2]
+    if pixels * (x.shape[1] + out_channels) * WORKSPACE_PER_PIXEL_CHANNEL > WINOGRAD_WORKSPACE:
+        return False
     return pixels >= (3072 if x.shape[1] <= 64 else 1024)
 
 
 def _convolve(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     x = x.contiguous()
-    if winograd_pays(x):
+    if winograd_pays(x, weight.shape[0]):
         return torch._nnpack_spatial_convolution(x, weight, bias, [1, 1])
     return F.conv2d(x, weight, bias, padding=1)
 

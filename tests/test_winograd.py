@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from engine import devices, transfer
 from engine.settings import TransferSettings
-from engine.vgg import VGGFeatures, WinogradConv2d
+from engine.errors import OutOfMemoryError
+from engine.vgg import WINOGRAD_WORKSPACE, VGGFeatures, WinogradConv2d, winograd_pays
 from engine.weights import load_weights
 from tests.helpers import content_image, style_image
 
@@ -84,6 +85,17 @@ def test_winograd_needs_float32():
         VGGFeatures(load_weights(), "relu2_1", compute_dtype=torch.bfloat16, winograd=True)
 
 
+def test_nnpack_only_where_it_pays_and_its_workspace_stays_small():
+    def pays(channels, height, width, out_channels):
+        return winograd_pays(torch.empty(1, channels, height, width, device="meta"), out_channels)
+
+    assert pays(64, 384, 512, 64) and pays(64, 768, 1024, 64)  # conv1_2 at 512 and 1024 px: 176, 704 MiB
+    assert not pays(64, 1086, 1448, 64)  # at 1448 px its workspace would be 1.4 GB
+    assert pays(256, 384, 512, 256) and pays(512, 192, 256, 512)  # deeper, at 2048 px
+    assert not pays(512, 20, 30, 512)  # too small to pay for the kernel transform
+    assert not pays(64, 40, 60, 64) and pays(128, 40, 60, 128)  # 2400 px: level with 64 channels
+
+
 def test_winograd_only_on_the_float32_cpu_path(monkeypatch):
     monkeypatch.delenv("IMPASTO_WINOGRAD", raising=False)
     monkeypatch.setattr(devices.sys, "platform", "linux")
@@ -114,3 +126,12 @@ def test_a_float32_cpu_run_uses_winograd_in_the_contiguous_layout(monkeypatch):
     assert not stylizer.channels_last  # NNPACK takes NCHW
     result = stylizer.stylize(content_image())
     assert result.iterations == 4 and result.losses["loss"] < float("inf")
+
+
+def test_the_size_check_counts_nnpacks_workspace(monkeypatch):
+    needed = devices.estimate_bytes(768, 1024)
+    monkeypatch.setattr(devices, "free_memory", lambda device: needed + 2**20)
+    devices.check_fits(torch.device("cpu"), 768, 1024, 1024)  # fits without the workspace
+    with pytest.raises(OutOfMemoryError) as refused:
+        devices.check_fits(torch.device("cpu"), 768, 1024, 1024, workspace=WINOGRAD_WORKSPACE)
+    assert refused.value.suggested_size < 1024
