@@ -101,6 +101,7 @@ def main() -> None:
     if args.child:
         return child(args)
 
+    import engine  # noqa: F401  (first: it sets GOMP_SPINCOUNT before torch loads libgomp)
     import torch
 
     from engine import devices

@@ -132,6 +132,7 @@ def main() -> int:
     parser.add_argument("--gui", action="store_true", help="run through the Batch tab (offscreen)")
     args = parser.parse_args()
 
+    import engine  # noqa: F401  (first: it sets GOMP_SPINCOUNT before torch loads libgomp)
     import torch
 
     from engine.settings import TransferSettings

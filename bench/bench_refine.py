@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/bench_refine")
     args = parser.parse_args()
 
+    import engine  # noqa: F401  (first: it sets GOMP_SPINCOUNT before torch loads libgomp)
     import torch
     from PIL import Image
 

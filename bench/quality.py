@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import engine  # noqa: F401  (first: it sets GOMP_SPINCOUNT before torch loads libgomp)
 import torch
 from PIL import Image
 

@@ -94,6 +94,7 @@ def work_items(variants, probe_variants=(), probe_pairs=PROBE_PAIRS):
 
 
 def run_shard(args) -> None:
+    import engine  # noqa: F401  (first: it sets GOMP_SPINCOUNT before torch loads libgomp)
     import torch
     from PIL import Image
 

@@ -141,6 +141,22 @@ def free_memory(device: torch.device) -> int | None:
 
 LBFGS_HISTORY = 50  # image-sized vector pairs L-BFGS keeps
 
+# NNPACK keeps its workspace, the whole layer's transformed input and output (about 7 bytes per pixel
+# per input and output channel, measured), for as long as the thread lives, and never shrinks it;
+# a layer that would need more than this is convolved directly (conv1_2 from 1448 px on), so a
+# float32 run holds at most this much more than before NNPACK. Measured at 2048 px (tubingen, 2
+# cores): direct 32.7 s an iteration, peak RSS 7.6 GiB; NNPACK everywhere 23.6 s, 10.0 GiB; with
+# this limit 26.8 s, 8.4 GiB.
+WINOGRAD_WORKSPACE = 2**30
+WORKSPACE_PER_PIXEL_CHANNEL = 7
+
+
+def winograd_workspace(pixels: int) -> int:
+    """The most NNPACK's workspace holds in a run on a picture of ``pixels``: conv1_2's (64 + 64
+    channels at full size), or WINOGRAD_WORKSPACE if that is more (engine/vgg.py keeps larger
+    layers direct)."""
+    return min(WINOGRAD_WORKSPACE, WORKSPACE_PER_PIXEL_CHANNEL * 128 * pixels)
+
 
 def _available_ram() -> int | None:
     """RAM that can be had without swapping: MemAvailable counts the reclaimable page cache,
@@ -158,34 +174,35 @@ def _available_ram() -> int | None:
 
 
 def estimate_bytes(height: int, width: int, bytes_per_value: int = 4,
-                   history: int = LBFGS_HISTORY, workspace: int = 0) -> int:
+                   history: int = LBFGS_HISTORY, winograd: bool = False) -> int:
     """Rough peak memory of one iteration at this size: the activations VGG19 keeps for the
     backward pass up to relu5_1 (about 610 values per input pixel over its layers; measured on
-    the CPU: 2.3 KB per pixel at 1024 px), plus L-BFGS's history and a few image copies, plus a
-    convolution ``workspace`` (NNPACK's, on the float32 CPU path)."""
+    the CPU: 2.3 KB per pixel at 1024 px), plus L-BFGS's history and a few image copies, plus
+    NNPACK's workspace when the run uses it (``winograd``)."""
     pixels = height * width
+    workspace = winograd_workspace(pixels) if winograd else 0
     return int(pixels * (610 * bytes_per_value + 3 * 4 * (2 * history + 8))) + workspace
 
 
-def suggest_size(long_side: int, height: int, width: int, available: int, workspace: int = 0) -> int:
+def suggest_size(long_side: int, height: int, width: int, available: int, winograd: bool = False) -> int:
     """The largest long side (a multiple of 64, at least 64) whose estimate fits ``available``."""
     size = long_side
     while size > 64:
         size = max(64, int(size / 2 ** 0.5) // 64 * 64)
         scale = size / max(height, width)
-        if estimate_bytes(int(height * scale), int(width * scale), workspace=workspace) < available:
+        if estimate_bytes(int(height * scale), int(width * scale), winograd=winograd) < available:
             break
     return size
 
 
-def check_fits(device: torch.device, height: int, width: int, long_side: int, workspace: int = 0) -> None:
+def check_fits(device: torch.device, height: int, width: int, long_side: int, winograd: bool = False) -> None:
     """Refuse a size that clearly cannot fit, before spending minutes to find out."""
     available = free_memory(device)
     if available is None:
         return
-    needed = estimate_bytes(height, width, workspace=workspace)
+    needed = estimate_bytes(height, width, winograd=winograd)
     if needed > available:
-        size = suggest_size(long_side, height, width, available, workspace)
+        size = suggest_size(long_side, height, width, available, winograd)
         raise OutOfMemoryError(
             f"{long_side} px needs about {needed / 2**30:.1f} GiB but {device.type.upper()} has "
             f"{available / 2**30:.1f} GiB free; try {size} px.",

@@ -24,7 +24,7 @@ from engine.errors import OutOfMemoryError
 from engine.lbfgs import LBFGS
 from engine.settings import MIN_SIZE, STEERABLE_FIELDS, TransferSettings
 from engine.snapshots import Snapshot, SnapshotKeeper, is_due
-from engine.vgg import WINOGRAD_WORKSPACE, VGGFeatures
+from engine.vgg import VGGFeatures
 from engine.weights import load_weights
 
 LBFGS_HISTORY = devices.LBFGS_HISTORY
@@ -238,8 +238,7 @@ class _Run:
     def execute(self) -> TransferResult:
         device = self.stylizer.device
         width, height = self.dims[-1]
-        workspace = WINOGRAD_WORKSPACE if self.stylizer.winograd else 0
-        devices.check_fits(device, height, width, self.sizes[-1], workspace)
+        devices.check_fits(device, height, width, self.sizes[-1], self.stylizer.winograd)
         image = None
         stopped = False
         for scale, (side, (w, h)) in enumerate(zip(self.sizes, self.dims)):

@@ -6,21 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.devices import WINOGRAD_WORKSPACE, WORKSPACE_PER_PIXEL_CHANNEL
 from engine.layers import ALL_LAYERS, conv_shapes
 from engine.weights import VGGWeights
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 TORCH_MEAN, TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-# NNPACK keeps its workspace, the whole layer's transformed input and output (about 7 bytes per pixel
-# per input and output channel, measured), for as long as the thread lives, and never shrinks it;
-# a layer that would need more than this is convolved directly (conv1_2 from 1448 px on), so a
-# float32 run holds at most this much more than before NNPACK. Measured at 2048 px (tubingen, 2
-# cores): direct 32.7 s an iteration, peak RSS 7.6 GiB; NNPACK everywhere 23.6 s, 10.0 GiB; with
-# this limit 26.8 s, 8.4 GiB.
-WINOGRAD_WORKSPACE = 2**30
-WORKSPACE_PER_PIXEL_CHANNEL = 7
 
 
 def winograd_pays(x: torch.Tensor, out_channels: int) -> bool:

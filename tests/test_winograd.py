@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from engine import devices, transfer
 from engine.settings import TransferSettings
 from engine.errors import OutOfMemoryError
-from engine.vgg import WINOGRAD_WORKSPACE, VGGFeatures, WinogradConv2d, winograd_pays
+from engine.devices import WINOGRAD_WORKSPACE
+from engine.vgg import VGGFeatures, WinogradConv2d, winograd_pays
 from engine.weights import load_weights
 from tests.helpers import content_image, style_image
 
@@ -130,8 +131,10 @@ def test_a_float32_cpu_run_uses_winograd_in_the_contiguous_layout(monkeypatch):
 
 def test_the_size_check_counts_nnpacks_workspace(monkeypatch):
     needed = devices.estimate_bytes(768, 1024)
+    assert devices.estimate_bytes(768, 1024, winograd=True) == needed + 7 * 128 * 768 * 1024  # conv1_2's
+    assert devices.estimate_bytes(1536, 2048, winograd=True) == devices.estimate_bytes(1536, 2048) + WINOGRAD_WORKSPACE
     monkeypatch.setattr(devices, "free_memory", lambda device: needed + 2**20)
     devices.check_fits(torch.device("cpu"), 768, 1024, 1024)  # fits without the workspace
     with pytest.raises(OutOfMemoryError) as refused:
-        devices.check_fits(torch.device("cpu"), 768, 1024, 1024, workspace=WINOGRAD_WORKSPACE)
-    assert refused.value.suggested_size < 1024
+        devices.check_fits(torch.device("cpu"), 768, 1024, 1024, winograd=True)
+    assert refused.value.suggested_size == 704  # the next size down (1024 / sqrt 2, in 64s), not a tiny one
