@@ -1,6 +1,7 @@
 """gui.worker: failures cross the thread as error objects; a host that is never shut down must
 not abort the process at exit."""
 
+import os
 import subprocess
 import sys
 
@@ -95,3 +96,47 @@ def test_jobs_and_the_threads_torch_starts_for_them_run_below_the_gui_thread(qtb
     assert nice_of(threading.get_native_id()) == os.getpriority(os.PRIO_PROCESS, 0)  # the GUI thread is not lowered
     if torch.get_num_threads() > 1:
         assert sum(1 for nice in nices.values() if nice >= WORKER_NICENESS) >= 2  # the job's and an intra-op thread
+
+
+NNPACK_THREADS_CODE = """
+import glob, os, threading
+import engine, torch
+from gui.worker import WORKER_NICENESS, lower_thread_priority
+
+def nice_of(tid):
+    with open(f"/proc/self/task/{tid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[16])
+
+def tasks():
+    return {int(path.split("/")[-1]) for path in glob.glob("/proc/self/task/*")}
+
+torch.backends.nnpack.is_available()
+x, w = torch.rand(1, 64, 64, 64), torch.rand(64, 64, 3, 3)
+found = {}
+
+def job():
+    lower_thread_priority()
+    before = tasks()
+    torch._nnpack_spatial_convolution(x, w, None, [1, 1])  # NNPACK starts its threads from this one
+    found["new"] = {tid: nice_of(tid) for tid in tasks() - before}
+
+thread = threading.Thread(target=job)
+thread.start()
+thread.join()
+print(len(found["new"]), all(nice >= WORKER_NICENESS for nice in found["new"].values()))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread nice values are Linux's")
+def test_nnpacks_threads_run_below_the_gui_thread_too():
+    """The float32 path's convolutions run on NNPACK's own thread pool, which it starts at its
+    first call: from the worker, so its threads inherit the worker's lower priority."""
+    import torch
+
+    if not torch.backends.nnpack.is_available():
+        pytest.skip("this torch has no NNPACK")
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", NNPACK_THREADS_CODE], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True)
+    started, all_lowered = out.stdout.split()
+    assert int(started) >= 1 and all_lowered == "True"
