@@ -151,11 +151,16 @@ WINOGRAD_WORKSPACE = 2**30
 WORKSPACE_PER_PIXEL_CHANNEL = 7
 
 
+def nnpack_workspace(pixels: int, channels: int) -> int:
+    """Bytes of NNPACK's workspace for one layer of ``pixels`` and ``channels`` in and out together."""
+    return WORKSPACE_PER_PIXEL_CHANNEL * pixels * channels
+
+
 def winograd_workspace(pixels: int) -> int:
     """The most NNPACK's workspace holds in a run on a picture of ``pixels``: conv1_2's (64 + 64
     channels at full size), or WINOGRAD_WORKSPACE if that is more (engine/vgg.py keeps larger
     layers direct)."""
-    return min(WINOGRAD_WORKSPACE, WORKSPACE_PER_PIXEL_CHANNEL * 128 * pixels)
+    return min(WINOGRAD_WORKSPACE, nnpack_workspace(pixels, 128))
 
 
 def _available_ram() -> int | None:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.devices import WINOGRAD_WORKSPACE, WORKSPACE_PER_PIXEL_CHANNEL
+from engine.devices import WINOGRAD_WORKSPACE, nnpack_workspace
 from engine.layers import ALL_LAYERS, conv_shapes
 from engine.weights import VGGWeights
 
@@ -17,10 +17,10 @@ TORCH_MEAN, TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 def winograd_pays(x: torch.Tensor, out_channels: int) -> bool:
     """Whether NNPACK beats the direct convolution on ``x``: it transforms the kernels on every
     call, which only a large enough picture pays for. Measured on 2 cores (float32, NCHW): at
-    768 px the two were level for 128-512 channels, from 2176 px NNPACK took 0.5-0.7 the time;
+    768 px the two were level for 128-512 channels, from 2176 px NNPACK took 0.3-0.7 the time;
     with 64 channels it lost at 2176 px and won from 3072 px. Above WINOGRAD_WORKSPACE, no."""
     pixels = x.shape[-1] * x.shape[-2]
-    if pixels * (x.shape[1] + out_channels) * WORKSPACE_PER_PIXEL_CHANNEL > WINOGRAD_WORKSPACE:
+    if nnpack_workspace(pixels, x.shape[1] + out_channels) > WINOGRAD_WORKSPACE:
         return False
     return pixels >= (3072 if x.shape[1] <= 64 else 1024)
 
