@@ -73,6 +73,9 @@ class VGGFeatures(nn.Module):
         super().__init__()
         if winograd and compute_dtype is not None:
             raise ValueError("NNPACK's Winograd convolutions take float32 only")
+        # is_available() also initialises NNPACK: until it has run, every NNPACK convolution fails
+        if winograd and not torch.backends.nnpack.is_available():
+            raise ValueError("this torch has no NNPACK for the Winograd convolutions")
         self.compute_dtype = compute_dtype  # convolutions run in this dtype (None: float32)
         self.input_space = weights.input_space
         self.names = ALL_LAYERS[: ALL_LAYERS.index(last_layer) + 1]

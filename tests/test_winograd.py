@@ -86,6 +86,25 @@ def test_winograd_needs_float32():
         VGGFeatures(load_weights(), "relu2_1", compute_dtype=torch.bfloat16, winograd=True)
 
 
+@needs_nnpack
+def test_a_winograd_network_works_in_a_fresh_process():
+    """NNPACK fails every convolution until torch.backends.nnpack.is_available() has initialised
+    it; the network must not rely on someone else (this module's skip marker) having asked."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import engine, torch\n"
+              "from engine.vgg import VGGFeatures\n"
+              "from engine.weights import load_weights\n"
+              "model = VGGFeatures(load_weights('auto'), 'relu1_2', winograd=True)\n"
+              "print(tuple(model(torch.rand(1, 3, 64, 64), ['relu1_2'])['relu1_2'].shape))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "(1, 64, 64, 64)"
+
+
 def test_nnpack_only_where_it_pays_and_its_workspace_stays_small():
     def pays(channels, height, width, out_channels):
         return winograd_pays(torch.empty(1, channels, height, width, device="meta"), out_channels)
