@@ -40,6 +40,9 @@ LBFGS_HISTORY = devices.LBFGS_HISTORY
 BOX_WEIGHT = 1000.0
 # IMPASTO_LBFGS=torch: torch.optim.LBFGS, as Impasto 0.1 stepped, for benchmarks (bench_speed.py "old")
 TORCH_LBFGS = os.environ.get("IMPASTO_LBFGS") == "torch"
+# IMPASTO_BOX=clamp: Impasto 0.1's box, a clamp after each L-BFGS step and no penalty, for benchmarks
+# (bench_speed.py "old-0.1")
+CLAMP_BOX = os.environ.get("IMPASTO_BOX") == "clamp"
 MASK_CACHE = 8  # decoded masks a Stylizer keeps
 PLATEAU_WINDOW = 10  # iterations over which the plateau test measures the loss's fall
 
@@ -315,7 +318,7 @@ class _Run:
         """One optimiser step; Adam's is projected onto the displayable box 0..1 (L-BFGS has the
         box in its loss: BOX_WEIGHT)."""
         optimizer.step(lambda: self._closure(x, optimizer))
-        if isinstance(optimizer, torch.optim.Adam):
+        if CLAMP_BOX or isinstance(optimizer, torch.optim.Adam):
             with torch.no_grad():
                 x.clamp_(0, 1)
 
@@ -427,7 +430,8 @@ class _Run:
         tv = losses.total_variation(x)
         w = self.steered_settings
         loss = w.content_weight * content + w.style_weight * style + w.tv_weight * tv
-        minimised = loss + BOX_WEIGHT * losses.out_of_box(x)  # the objective, and the box (not reported)
+        box = 0.0 if CLAMP_BOX else BOX_WEIGHT * losses.out_of_box(x)
+        minimised = loss + box  # the objective, and the box (not reported)
         minimised.backward()
         figures = torch.stack([v.detach().float() for v in (content, style, tv, loss)]).tolist()
         self.last_losses = dict(zip(("content", "style", "tv", "loss"), figures))  # one wait for a GPU

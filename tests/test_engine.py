@@ -417,6 +417,36 @@ def test_pixels_stay_displayable_through_the_scales_and_the_loss_falls(monkeypat
     assert all(0 <= float(s.min()) and float(s.max()) <= 1 for s in starts)  # each scale starts in the box
 
 
+@pytest.mark.parametrize("clamp", [True, False])
+def test_the_benchmarks_clamp_box_is_impasto_0_1s(monkeypatch, clamp):
+    """IMPASTO_BOX=clamp (bench_speed.py "old-0.1") steps as Impasto 0.1 did: the pixels clamped
+    after each L-BFGS step and no penalty in what it minimises; otherwise the penalty keeps them."""
+    monkeypatch.setattr(transfer, "CLAMP_BOX", clamp)
+    initial, closure, step = transfer._Run._initial, transfer._Run._closure, transfer._Run._step
+    minimised, ranges = [], []
+
+    def outside_the_box(self, *args):
+        return initial(self, *args) + 0.5  # half the pixels start out of the box
+
+    def spied_closure(self, x, optimizer):
+        value = closure(self, x, optimizer)
+        minimised.append((float(value), self.last_losses["loss"]))
+        return value
+
+    def spied_step(self, x, optimizer):
+        step(self, x, optimizer)
+        ranges.append((float(x.min()), float(x.max())))
+
+    monkeypatch.setattr(transfer._Run, "_initial", outside_the_box)
+    monkeypatch.setattr(transfer._Run, "_closure", spied_closure)
+    monkeypatch.setattr(transfer._Run, "_step", spied_step)
+    stylize(tiny_settings(size=48, start_size=48, iterations=4))
+    in_box = all(0 <= low and high <= 1 for low, high in ranges)
+    no_penalty = all(value == pytest.approx(loss, rel=1e-5) for value, loss in minimised)
+    assert len(ranges) == 4
+    assert (in_box, no_penalty) == (clamp, clamp)
+
+
 @pytest.mark.parametrize("precision", ["auto", "fp32"])
 def test_one_scale_from_the_photo_converges_without_jumps(shared_image, precision):
     """L-BFGS must see the box it is kept in: with a clamp after each step, tubingen x The Starry
