@@ -62,7 +62,7 @@ SCHEDULES = {
 # On the float32 CPU path 0.1 also kept the contiguous layout and convolved directly (no NNPACK).
 ENGINES = {"0.1": {"IMPASTO_GRAM": "autograd", "IMPASTO_LBFGS": "torch", "IMPASTO_WINOGRAD": "0"}}
 ENGINES["0.1-clamp"] = {**ENGINES["0.1"], "IMPASTO_BOX": "clamp"}
-ENGINES_FP32_CPU = {"0.1": {"IMPASTO_CHANNELS_LAST": "0"}, "0.1-clamp": {"IMPASTO_CHANNELS_LAST": "0"}}
+OLD_FP32_CPU = {"IMPASTO_CHANNELS_LAST": "0"}  # every engine above is 0.1's
 
 
 def engine_env(engine: str, device: str) -> dict:
@@ -72,7 +72,7 @@ def engine_env(engine: str, device: str) -> dict:
 
     env = dict(ENGINES[engine])
     if device == "cpu" and devices.autocast_dtype(torch.device("cpu")) is None:
-        env.update(ENGINES_FP32_CPU.get(engine, {}))
+        env.update(OLD_FP32_CPU)
     return env
 
 
