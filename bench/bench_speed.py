@@ -58,9 +58,11 @@ SCHEDULES = {
 
 # What an "engine" key in a schedule switches back, through the engine's benchmark switches: 0.1
 # computed the Gram matrix's gradient with autograd (two float32 products, a sum and a cast) and
-# stepped with torch.optim.LBFGS (a two-loop recursion: 4 vector operations per stored pair).
+# stepped with torch.optim.LBFGS (a two-loop recursion: 4 vector operations per stored pair), and on
+# CUDA launched every kernel from Python (no graphs).
 # On the float32 CPU path 0.1 also kept the contiguous layout and convolved directly (no NNPACK).
-ENGINES = {"0.1": {"IMPASTO_GRAM": "autograd", "IMPASTO_LBFGS": "torch", "IMPASTO_WINOGRAD": "0"}}
+ENGINES = {"0.1": {"IMPASTO_GRAM": "autograd", "IMPASTO_LBFGS": "torch", "IMPASTO_WINOGRAD": "0",
+                  "IMPASTO_CUDA_GRAPHS": "0"}}
 ENGINES["0.1-clamp"] = {**ENGINES["0.1"], "IMPASTO_BOX": "clamp"}
 OLD_FP32_CPU = {"IMPASTO_CHANNELS_LAST": "0"}  # every engine above is 0.1's
 

@@ -118,6 +118,13 @@ def use_winograd(device: torch.device, dtype: torch.dtype | None) -> bool:
     return torch.backends.nnpack.is_available()
 
 
+def use_cuda_graphs(device: torch.device) -> bool:
+    """On CUDA each scale's forward and backward pass is captured once as a CUDA graph and replayed
+    (engine/transfer.py): a 512 px iteration is a few hundred small kernels, and on an H100 an
+    eager one spent most of its time in Python launching them. IMPASTO_CUDA_GRAPHS=0 turns it off."""
+    return device.type == "cuda" and os.environ.get("IMPASTO_CUDA_GRAPHS", "1") != "0"
+
+
 def configure(device: torch.device) -> None:
     """cuDNN's autotuner (benchmark mode) stays off: it times every algorithm for each new input
     shape, and a run meets ten (the picture and the painting at five scales). Measured on an H100

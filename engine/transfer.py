@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -45,6 +46,10 @@ TORCH_LBFGS = os.environ.get("IMPASTO_LBFGS") == "torch"
 CLAMP_BOX = os.environ.get("IMPASTO_BOX") == "clamp"
 MASK_CACHE = 8  # decoded masks a Stylizer keeps
 PLATEAU_WINDOW = 10  # iterations over which the plateau test measures the loss's fall
+# eager evaluations at each scale before its CUDA graph is captured (devices.use_cuda_graphs):
+# lazy initialisation (cuBLAS and cuDNN handles, autograd's device thread) must happen outside
+# a capture, and PyTorch's guide warms up on a side stream, as the eager ones here run
+GRAPH_WARMUP = 2
 
 
 @dataclass
@@ -237,6 +242,10 @@ class _Run:
         self.steering_log: list[dict] = []
         self.gram_cache: dict = {}  # style targets adapted to this content (colour modes)
         self.snapshots = SnapshotKeeper(self.settings.snapshot_memory_mb)
+        self.graphs = devices.use_cuda_graphs(stylizer.device)
+        self.graph: _GraphedObjective | None = None
+        self.warmup_stream = None  # where the eager evaluations before a capture run
+        self.eager_evaluations = 0  # since the scale began or its objective changed
 
     def execute(self) -> TransferResult:
         device = self.stylizer.device
@@ -292,6 +301,7 @@ class _Run:
         self._prepare_targets(side)
         count, history = self.counts[scale], []
         optimizer = self._optimizer(x, count)
+        self._drop_graph()
         for done in range(1, count + 1):
             if self.should_stop():
                 raise _Stopped(x.detach())
@@ -301,6 +311,7 @@ class _Run:
                 self.steered_settings = steered
                 self._prepare_targets(side)
                 optimizer = self._optimizer(x, count - done + 1)  # the old history belongs to the old objective
+                self._drop_graph()  # it holds the old targets and weights
                 history = []
             self._step(x, optimizer)
             self.done_iterations += 1
@@ -312,6 +323,7 @@ class _Run:
             self._report("optimising", scale, w, h, x, last_of_scale=ended)
             if ended:
                 break
+        self._drop_graph()
         return x.detach()
 
     def _step(self, x: torch.Tensor, optimizer) -> None:
@@ -417,7 +429,31 @@ class _Run:
         return LBFGS(x, history=min(LBFGS_HISTORY, steps))
 
     def _closure(self, x: torch.Tensor, optimizer) -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
+        """The objective at x, its gradient left in x.grad: replayed from the scale's CUDA graph
+        once there is one, else evaluated eagerly."""
+        if self.graphs and self.graph is None and self.eager_evaluations >= GRAPH_WARMUP:
+            self.graph = _GraphedObjective.capture(lambda: self._evaluate(x), x)
+            self.graphs = self.graph is not None  # a failed capture: eager for the rest of the run
+        if self.graph is not None:
+            figures = self.graph.replay()
+        else:
+            optimizer.zero_grad(set_to_none=True)
+            if self.graphs and self.warmup_stream is None:
+                self.warmup_stream = torch.cuda.Stream()
+            with _on_side_stream(self.warmup_stream if self.graphs else None):
+                figures = self._evaluate(x)
+            self.eager_evaluations += 1
+        values = figures.tolist()  # one wait for a GPU
+        self.last_losses = dict(zip(("content", "style", "tv", "loss"), values[:4]))
+        return figures[4]
+
+    def _drop_graph(self) -> None:
+        self.graph = None
+        self.eager_evaluations = 0
+
+    def _evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """Computes the objective's gradient into x.grad and returns content, style, tv, the
+        objective and the minimised loss (the objective plus the box) as one float32 tensor."""
         feats = self.stylizer.features(x, self.needed_layers)
         zero = x.new_zeros(())
         content = losses.content_loss(feats, self.content_targets, self.content_layers) if self.content_layers else zero
@@ -433,9 +469,7 @@ class _Run:
         box = 0.0 if CLAMP_BOX else BOX_WEIGHT * losses.out_of_box(x)
         minimised = loss + box  # the objective, and the box (not reported)
         minimised.backward()
-        figures = torch.stack([v.detach().float() for v in (content, style, tv, loss)]).tolist()
-        self.last_losses = dict(zip(("content", "style", "tv", "loss"), figures))  # one wait for a GPU
-        return minimised
+        return torch.stack([v.detach().float() for v in (content, style, tv, loss, minimised)])
 
     # --- reporting ---------------------------------------------------------------------
     def _report(self, phase: str, scale: int, w: int, h: int, x: torch.Tensor | None = None,
@@ -481,6 +515,47 @@ class _Run:
                 content = F.interpolate(content, size=x.shape[-2:], mode="bilinear", align_corners=False)
             x = color.with_chroma(x, content)
         return images.tensor_to_pil(x.float().clamp(0, 1).cpu())
+
+
+class _GraphedObjective:
+    """One scale's objective and gradient, captured as a CUDA graph over the scale's pixels ``x``
+    (updated in place by the optimiser), its targets and weights; each replay refills the figures
+    and x.grad, the tensors the capture allocated."""
+
+    def __init__(self, graph, figures: torch.Tensor):
+        self.graph, self.figures = graph, figures
+
+    @classmethod
+    def capture(cls, evaluate: Callable[[], torch.Tensor], x: torch.Tensor) -> _GraphedObjective | None:
+        x.grad = None  # the backward pass in the capture allocates the gradient replays refill
+        torch.cuda.empty_cache()  # the warm-up's cached blocks, so that the graph's pool can have them
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph):
+                figures = evaluate()
+        except RuntimeError as exc:
+            if devices.is_out_of_memory(exc):
+                raise
+            x.grad = None
+            return None
+        return cls(graph, figures)
+
+    def replay(self) -> torch.Tensor:
+        self.graph.replay()
+        return self.figures
+
+
+@contextmanager
+def _on_side_stream(stream: torch.cuda.Stream | None):
+    """Runs the block on ``stream`` (None: where it is), ordered after and before the current one's work."""
+    if stream is None:
+        yield
+        return
+    main = torch.cuda.current_stream()
+    stream.wait_stream(main)
+    with torch.cuda.stream(stream):
+        yield
+    main.wait_stream(stream)
 
 
 def run(

@@ -498,6 +498,16 @@ def test_every_cpu_path_and_cuda_use_channels_last(monkeypatch):
     assert not devices.use_channels_last(torch.device("cpu"))
 
 
+def test_only_cuda_runs_replay_graphs_and_the_switch_turns_them_off(monkeypatch):
+    from engine import devices
+
+    monkeypatch.delenv("IMPASTO_CUDA_GRAPHS", raising=False)
+    assert devices.use_cuda_graphs(torch.device("cuda"))
+    assert not devices.use_cuda_graphs(torch.device("cpu")) and not devices.use_cuda_graphs(torch.device("mps"))
+    monkeypatch.setenv("IMPASTO_CUDA_GRAPHS", "0")
+    assert not devices.use_cuda_graphs(torch.device("cuda"))
+
+
 def test_cudnns_autotuner_is_off_unless_asked_for(monkeypatch):
     """A run meets ten input shapes; the autotuner timed every algorithm for each (H100: the
     default run took 9.4-12.8 s with it, 4.9-5.6 s without)."""
