@@ -529,14 +529,13 @@ class _GraphedObjective:
     def capture(cls, evaluate: Callable[[], torch.Tensor], x: torch.Tensor) -> _GraphedObjective | None:
         x.grad = None  # the backward pass in the capture allocates the gradient replays refill
         torch.cuda.empty_cache()  # the warm-up's cached blocks, so that the graph's pool can have them
-        graph = torch.cuda.CUDAGraph()
         try:
+            graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
                 figures = evaluate()
-        except RuntimeError as exc:
-            if devices.is_out_of_memory(exc):
-                raise
+        except RuntimeError:  # out of memory too: the graph's pool may be what did not fit
             x.grad = None
+            torch.cuda.empty_cache()
             return None
         return cls(graph, figures)
 

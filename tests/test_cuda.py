@@ -93,3 +93,13 @@ def test_the_default_cuda_run_is_graphed_in_bf16(monkeypatch):
     result, steps, captures = run(monkeypatch, graphs=True, settings=settings)
     assert captures == [True, True] and result.iterations == 16
     assert steps[-1].loss < steps[0].loss
+
+
+def test_a_failed_capture_falls_back_to_eager_evaluation(monkeypatch):
+    def broken_graph(graph):
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(torch.cuda, "graph", broken_graph)
+    result, steps, captures = run(monkeypatch, graphs=True)
+    assert captures == [False]  # tried once, then eager for the rest of the run
+    assert result.iterations == 24 and steps[-1].loss < steps[12].loss

@@ -508,6 +508,20 @@ def test_only_cuda_runs_replay_graphs_and_the_switch_turns_them_off(monkeypatch)
     assert not devices.use_cuda_graphs(torch.device("cuda"))
 
 
+def test_a_capture_that_fails_gives_no_graph_and_no_gradient(monkeypatch):
+    """transfer's CUDA graphs fall back to eager evaluation when a capture fails (on a GPU:
+    tests/test_cuda.py); here the capture is refused before any GPU work."""
+    def refused(graph):
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: None)
+    monkeypatch.setattr(torch.cuda, "graph", refused)
+    x = torch.zeros((1, 3, 4, 4), requires_grad=True)
+    x.grad = torch.ones_like(x)
+    assert transfer._GraphedObjective.capture(lambda: x.sum(), x) is None
+    assert x.grad is None
+
+
 def test_cudnns_autotuner_is_off_unless_asked_for(monkeypatch):
     """A run meets ten input shapes; the autotuner timed every algorithm for each (H100: the
     default run took 9.4-12.8 s with it, 4.9-5.6 s without)."""
