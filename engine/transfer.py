@@ -301,7 +301,6 @@ class _Run:
         self._prepare_targets(side)
         count, history = self.counts[scale], []
         optimizer = self._optimizer(x, count)
-        self._drop_graph()
         for done in range(1, count + 1):
             if self.should_stop():
                 raise _Stopped(x.detach())
@@ -323,7 +322,7 @@ class _Run:
             self._report("optimising", scale, w, h, x, last_of_scale=ended)
             if ended:
                 break
-        self._drop_graph()
+        self._drop_graph()  # its pool holds this scale's activations
         return x.detach()
 
     def _step(self, x: torch.Tensor, optimizer) -> None:
