@@ -121,8 +121,11 @@ def use_winograd(device: torch.device, dtype: torch.dtype | None) -> bool:
 def use_cuda_graphs(device: torch.device) -> bool:
     """On CUDA each scale's forward and backward pass is captured once as a CUDA graph and replayed
     (engine/transfer.py): a 512 px iteration is a few hundred small kernels, and on an H100 an
-    eager one spent most of its time in Python launching them. IMPASTO_CUDA_GRAPHS=0 turns it off."""
-    return device.type == "cuda" and os.environ.get("IMPASTO_CUDA_GRAPHS", "1") != "0"
+    eager one spent most of its time in Python launching them. IMPASTO_CUDA_GRAPHS=0 turns it off.
+    Only on the current device (the one a bare "cuda" names): captures and side streams go there."""
+    if device.type != "cuda" or os.environ.get("IMPASTO_CUDA_GRAPHS", "1") == "0":
+        return False
+    return device.index is None or device.index == torch.cuda.current_device()
 
 
 def configure(device: torch.device) -> None:

@@ -244,7 +244,7 @@ class _Run:
         self.snapshots = SnapshotKeeper(self.settings.snapshot_memory_mb)
         self.graphs = devices.use_cuda_graphs(stylizer.device)
         self.graph: _GraphedObjective | None = None
-        self.warmup_stream = None  # where the eager evaluations before a capture run
+        self.warmup_stream = torch.cuda.Stream() if self.graphs else None  # the eager evaluations before a capture
         self.eager_evaluations = 0  # since the scale began or its objective changed
 
     def execute(self) -> TransferResult:
@@ -437,8 +437,6 @@ class _Run:
             figures = self.graph.replay()
         else:
             optimizer.zero_grad(set_to_none=True)
-            if self.graphs and self.warmup_stream is None:
-                self.warmup_stream = torch.cuda.Stream()
             with _on_side_stream(self.warmup_stream if self.graphs else None):
                 figures = self._evaluate(x)
             self.eager_evaluations += 1

@@ -504,6 +504,8 @@ def test_only_cuda_runs_replay_graphs_and_the_switch_turns_them_off(monkeypatch)
     monkeypatch.delenv("IMPASTO_CUDA_GRAPHS", raising=False)
     assert devices.use_cuda_graphs(torch.device("cuda"))
     assert not devices.use_cuda_graphs(torch.device("cpu")) and not devices.use_cuda_graphs(torch.device("mps"))
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert devices.use_cuda_graphs(torch.device("cuda:0")) and not devices.use_cuda_graphs(torch.device("cuda:1"))
     monkeypatch.setenv("IMPASTO_CUDA_GRAPHS", "0")
     assert not devices.use_cuda_graphs(torch.device("cuda"))
 
