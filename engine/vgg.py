@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,22 +16,55 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 TORCH_MEAN, TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
+def winograd_strips(x: torch.Tensor, out_channels: int) -> int:
+    """How many strips of rows NNPACK convolves ``x`` in, or 0 where the direct convolution is the
+    better choice. NNPACK transforms the kernels on every call, which only a large enough picture
+    pays for. Measured on 2 cores (float32, NCHW): at 768 px the two were level for 128-512
+    channels, from 2176 px NNPACK took 0.3-0.7 the time; with 64 channels it lost at 2176 px and
+    won from 3072 px. A layer whose workspace would pass WINOGRAD_WORKSPACE is split into strips
+    that fit, if it has 128 channels or more on both sides: at 2048 px conv2_2 took 1.2-1.4 s
+    directly and 0.6-0.7 s in 2-4 strips, while conv1_1 and conv1_2 (3 or 64 channels) in strips
+    were level with the direct convolution (1.1-2.4 s against 1.2-1.5 s for conv1_2)."""
+    in_channels, height, width = x.shape[1:]
+    if height * width < (3072 if in_channels <= 64 else 1024):
+        return 0
+    workspace = nnpack_workspace(height * width, in_channels + out_channels)
+    if workspace <= WINOGRAD_WORKSPACE:
+        return 1
+    if min(in_channels, out_channels) < 128:
+        return 0
+    strips = math.ceil(workspace / WINOGRAD_WORKSPACE)
+    while strips < height and nnpack_workspace((math.ceil(height / strips) + 2) * width, in_channels + out_channels) > WINOGRAD_WORKSPACE:
+        strips += 1  # each band is read with a row above and below it
+    return strips if strips < height else 0
+
+
 def winograd_pays(x: torch.Tensor, out_channels: int) -> bool:
-    """Whether NNPACK beats the direct convolution on ``x``: it transforms the kernels on every
-    call, which only a large enough picture pays for. Measured on 2 cores (float32, NCHW): at
-    768 px the two were level for 128-512 channels, from 2176 px NNPACK took 0.3-0.7 the time;
-    with 64 channels it lost at 2176 px and won from 3072 px. Above WINOGRAD_WORKSPACE, no."""
-    pixels = x.shape[-1] * x.shape[-2]
-    if nnpack_workspace(pixels, x.shape[1] + out_channels) > WINOGRAD_WORKSPACE:
-        return False
-    return pixels >= (3072 if x.shape[1] <= 64 else 1024)
+    return winograd_strips(x, out_channels) > 0
 
 
 def _convolve(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     x = x.contiguous()
-    if winograd_pays(x, weight.shape[0]):
+    strips = winograd_strips(x, weight.shape[0])
+    if strips == 0:
+        return F.conv2d(x, weight, bias, padding=1)
+    if strips == 1:
         return torch._nnpack_spatial_convolution(x, weight, bias, [1, 1])
-    return F.conv2d(x, weight, bias, padding=1)
+    return _convolve_in_strips(x, weight, bias, strips)
+
+
+def _convolve_in_strips(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, strips: int) -> torch.Tensor:
+    """NNPACK over bands of rows, each read with the row above and below it (zeros at the
+    picture's edges), so that its workspace holds one band at a time."""
+    height = x.shape[2]
+    rows = math.ceil(height / strips)
+    out = x.new_empty(x.shape[0], weight.shape[0], height, x.shape[3])
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        band = x[:, :, max(0, top - 1) : min(height, bottom + 1)]
+        band = F.pad(band, (0, 0, int(top == 0), int(bottom == height)))  # and a contiguous copy
+        out[:, :, top:bottom] = torch._nnpack_spatial_convolution(band, weight, bias, [0, 1])  # pad columns only
+    return out
 
 
 class _WinogradConv3x3(torch.autograd.Function):

@@ -81,6 +81,35 @@ def test_the_network_gives_the_same_features_and_gradient_with_winograd(nnpack_c
     assert len(nnpack_calls) == 7
 
 
+@needs_nnpack
+@pytest.mark.parametrize("height", [33, 40])
+def test_a_layer_too_big_for_the_workspace_is_convolved_in_strips(monkeypatch, nnpack_calls, height):
+    """With the workspace limit shrunk, a 128-channel layer runs as bands of rows through NNPACK
+    and still gives the direct convolution and its input gradient."""
+    from engine import vgg
+
+    torch.manual_seed(0)
+    shape = (1, 128, height, 40)
+    monkeypatch.setattr(vgg, "WINOGRAD_WORKSPACE", 7 * 256 * 40 * 14)  # 14 rows of 128 + 128 channels
+    x = torch.empty(shape, device="meta")
+    assert vgg.winograd_strips(x, 128) == (3 if height == 33 else 4)  # bands of 11 or 10 rows, 13 or 12 read
+    assert vgg.winograd_strips(torch.empty(1, 64, height, 40, device="meta"), 64) == 0  # 64 channels: direct
+    conv = WinogradConv2d(128, 128, 3, padding=1, device="meta")
+    weight, bias = torch.randn(128, 128, 3, 3) / (9 * 128) ** 0.5, torch.randn(128)
+    conv.set_frozen_weights(weight, bias)
+    x = (torch.rand(shape) * 255).requires_grad_(True)
+    grad_out = torch.randn(shape)
+    y = conv(x)
+    (grad_x,) = torch.autograd.grad(y, x, grad_out)
+    x_exact = x.detach().double().requires_grad_(True)
+    y_exact = F.conv2d(x_exact, weight.double(), bias.double(), padding=1)
+    (grad_exact,) = torch.autograd.grad(y_exact, x_exact, grad_out.double())
+    assert relative_error(y.double(), y_exact) < 2e-5
+    assert relative_error(grad_x.double(), grad_exact) < 2e-5
+    assert len(nnpack_calls) == 2 * vgg.winograd_strips(x, 128)  # every band, forward and backward
+    assert all(band[2] <= 13 for band in nnpack_calls)
+
+
 def test_winograd_needs_float32():
     with pytest.raises(ValueError):
         VGGFeatures(load_weights(), "relu2_1", compute_dtype=torch.bfloat16, winograd=True)
@@ -111,6 +140,7 @@ def test_nnpack_only_where_it_pays_and_its_workspace_stays_small():
 
     assert pays(64, 384, 512, 64) and pays(64, 768, 1024, 64)  # conv1_2 at 512 and 1024 px: 176, 704 MiB
     assert not pays(64, 1086, 1448, 64)  # at 1448 px its workspace would be 1.4 GB
+    assert pays(128, 768, 1024, 128)  # conv2_2 at 2048 px: 1.4 GB, in two strips
     assert pays(256, 384, 512, 256) and pays(512, 192, 256, 512)  # deeper, at 2048 px
     assert not pays(512, 20, 30, 512)  # too small to pay for the kernel transform
     assert not pays(64, 40, 60, 64) and pays(128, 40, 60, 128)  # 2400 px: level with 64 channels
