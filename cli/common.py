@@ -52,7 +52,8 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
         help="iterations at each coarser scale relative to the next (default %s; 1 = the same at every scale, "
              "below 1 = fewer)" % DEFAULTS["iteration_growth"])
     add("--iteration-side", type=int, metavar="PX",
-        help="scales above this side run --iterations x PX / their side, fewer as each costs more "
+        help="scales above this side run --iterations x PX / their side, fewer as each costs more; an output "
+             "over twice PX steps by 2 above it, with up to sqrt(2) times as many at each larger step "
              "(default %s; 0 = no limit)" % DEFAULTS["iteration_side"])
     add("--plateau", type=float, metavar="F",
         help="end a scale early once the loss falls less than this fraction per iteration (default %s; 0 = never)" % DEFAULTS["plateau"])

@@ -88,11 +88,16 @@ def check_inputs(parent: Parent, settings: TransferSettings) -> None:
                             + "; ".join(missing) + ".")
 
 
-def refine_start_size(parent_side: int, size: int) -> int:
+def refine_start_size(parent_side: int, size: int, iteration_side: int = 512) -> int:
     """The ``start_size`` whose schedule up to ``size`` holds exactly the coarse-to-fine steps
     above ``parent_side`` (``size`` alone when the parent is as large or larger)."""
     if size <= parent_side:
         return size
+    doubled = TransferSettings(size=size, iteration_side=iteration_side).doubling_sizes()
+    if doubled:
+        if parent_side >= iteration_side:
+            return next(side for side in doubled if side > parent_side)
+        size = iteration_side  # root-two steps up to it, then every doubled scale
     steps_above = math.ceil(math.log(size / parent_side, math.sqrt(2)) - 1e-9) - 1
     # round up: a start a hair below size / sqrt(2)**k would add a step at the parent's size
     return math.ceil(size / math.sqrt(2) ** steps_above)
@@ -103,7 +108,7 @@ def continued(parent: Parent, settings: TransferSettings, size: int | None = Non
     run from the first schedule step above its size up to ``size`` (default: its own size)."""
     size = size or parent.long_side
     return settings.replace(
-        size=size, start_size=refine_start_size(parent.long_side, size), init="image",
+        size=size, start_size=refine_start_size(parent.long_side, size, settings.iteration_side), init="image",
         init_image=str(parent.path.absolute()),
     )
 

@@ -51,7 +51,8 @@ def test_bad_json_and_unknown_keys():
 
 def test_scale_schedule_steps_by_root_two():
     assert TransferSettings(size=512, start_size=256).scale_sizes() == [256, 362, 512]
-    assert TransferSettings(size=2048, start_size=256).scale_sizes()[-3:] == [1024, 1448, 2048]
+    assert TransferSettings(size=1024, start_size=256).scale_sizes()[-3:] == [512, 724, 1024]
+    assert TransferSettings(size=2048, start_size=256, iteration_side=0).scale_sizes()[-3:] == [1024, 1448, 2048]
     assert TransferSettings(size=200, start_size=256).scale_sizes() == [200]
     settings = TransferSettings(size=512, start_size=256, iterations=10, iteration_growth=1.0)
     assert settings.total_iterations() == 30
@@ -59,10 +60,19 @@ def test_scale_schedule_steps_by_root_two():
 
 
 def test_print_sizes_run_a_512_px_schedule_then_fewer_iterations_at_each_larger_scale():
-    settings = TransferSettings(size=2048, start_size=256, iterations=100, iteration_growth=0.5)
-    assert settings.scale_sizes() == [256, 362, 512, 724, 1024, 1448, 2048]
-    assert settings.scale_iterations() == [25, 50, 100, 71, 50, 35, 25]  # 100 x 512 / side above 512
+    settings = TransferSettings(size=1024, start_size=256, iterations=100, iteration_growth=0.5)
+    assert settings.scale_sizes() == [256, 362, 512, 724, 1024]
+    assert settings.scale_iterations() == [25, 50, 100, 71, 50]  # 100 x 512 / side above 512
+    settings = settings.replace(size=2048)  # over twice 512 px: steps of 2 above it, sqrt(2) times the iterations
+    assert settings.scale_sizes() == [256, 362, 512, 1024, 2048]
+    assert settings.scale_iterations() == [25, 50, 100, 71, 35]
+    assert TransferSettings(size=2048).scale_iterations() == [28, 38, 51, 67, 90, 64, 32]  # the default print run
+    # the last step smaller than 2: fewer extra iterations (1024 -> 1448 is a sqrt(2) step: none)
+    assert settings.replace(size=1448).scale_sizes()[-2:] == [1024, 1448]
+    assert settings.replace(size=1448).scale_iterations()[-2:] == [71, 35]
+    assert settings.replace(size=4096).scale_sizes()[-4:] == [512, 1024, 2048, 4096]
     # off (what a recipe from before the field ran): the output size gets them all
+    assert settings.replace(iteration_side=0).scale_sizes() == [256, 362, 512, 724, 1024, 1448, 2048]
     assert settings.replace(iteration_side=0).scale_iterations() == [6, 6, 6, 12, 25, 50, 100]
     small = settings.replace(size=300, start_size=150)
     assert small.scale_iterations()[-1] == 100  # at or below 512 px nothing changes
@@ -145,7 +155,7 @@ def test_a_print_size_recipe_from_before_iteration_side_keeps_its_iterations_at_
     del recipe["iteration_side"]
     restored = TransferSettings.from_dict(recipe)
     assert restored.iteration_side == 0 and restored.scale_iterations()[-1] == 30
-    assert TransferSettings.from_dict({"size": 2048, "iterations": 30}).scale_iterations()[-1] == 8  # not a recipe
+    assert TransferSettings.from_dict({"size": 2048, "iterations": 30}).scale_iterations()[-1] == 11  # not a recipe: 30 x 512 / 2048 x sqrt(2)
 
 
 def test_a_recipe_from_before_the_schedule_fields_keeps_its_schedule():

@@ -72,6 +72,12 @@ def test_refine_schedule_goes_on_above_the_parents_size():
         assert sizes[-1] == size and min(sizes) > parent
         assert round(sizes[0] / 2 ** 0.5) <= parent  # the first step above the parent, not one further
     assert TransferSettings(size=512, start_size=refine_start_size(512, 512)).scale_sizes() == [512]
+    # a print size: the steps of 2 above 512 px, and the root-two ones below it, as a fresh run has them
+    fresh = TransferSettings(size=2048).scale_sizes()
+    for parent in (100, 300, 400, 512, 600, 1024, 1500):
+        refined = TransferSettings(size=2048, start_size=refine_start_size(parent, 2048, 512))
+        assert refined.scale_sizes() == [side for side in fresh if side > parent], parent
+        assert refined.scale_iterations() == TransferSettings(size=2048).scale_iterations()[-len(refined.scale_sizes()):]
 
 
 # --------------------------------------------------------------------------- --save-every
