@@ -486,8 +486,22 @@ def test_engine_sets_the_openmp_spin_count_before_torch_loads(module):
         "print(seen.get('spin'), seen.get('thp'))"
     )
     env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    env["IMPASTO_CPU_BF16"] = "0"  # huge pages are the float32 path's
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "10000 1"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/cpuinfo")
+def test_huge_pages_only_where_the_cpu_path_runs_float32(monkeypatch):
+    """engine decides before torch loads whether the CPU path will be bf16; it must agree with
+    torch's own answer, or a bf16 run gets huge pages (slower) or a float32 one misses them."""
+    import engine
+    from engine import devices
+
+    monkeypatch.delenv("IMPASTO_CPU_BF16", raising=False)
+    assert engine._cpu_runs_bf16() == devices.cpu_supports_bf16()
+    monkeypatch.setenv("IMPASTO_CPU_BF16", "0")
+    assert not engine._cpu_runs_bf16()
 
 
 def _transparent_huge_pages() -> str:
@@ -501,8 +515,8 @@ def _transparent_huge_pages() -> str:
 @pytest.mark.skipif(_transparent_huge_pages() != "madvise",
                     reason="needs Linux with transparent huge pages on request (madvise), where only torch's asking gets them")
 def test_large_cpu_tensors_get_huge_pages():
-    """Importing engine makes torch ask for huge pages for its large CPU tensors, which cut a
-    2048 px float32 iteration from 29 s to 19.5 s (engine/__init__.py)."""
+    """Importing engine makes torch ask for huge pages for its large CPU tensors on the float32
+    path, which cut a 2048 px float32 iteration from 29 s to 19.5 s (engine/__init__.py)."""
     code = (
         "import engine, torch\n"
         "t = torch.ones(64 * 2**20)\n"  # 256 MiB, touched
@@ -510,6 +524,7 @@ def test_large_cpu_tensors_get_huge_pages():
         "print([l.split()[1] for l in rollup if l.startswith('AnonHugePages:')][0])"
     )
     env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    env["IMPASTO_CPU_BF16"] = "0"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert int(out.stdout.strip()) >= 128 * 1024  # kB: at least half of it in huge pages
 
