@@ -62,7 +62,7 @@ def _convolve_in_strips(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
     for top in range(0, height, rows):
         bottom = min(height, top + rows)
         band = x[:, :, max(0, top - 1) : min(height, bottom + 1)]
-        band = F.pad(band, (0, 0, int(top == 0), int(bottom == height)))  # and a contiguous copy
+        band = F.pad(band, (0, 0, int(top == 0), int(bottom == height))).contiguous()
         out[:, :, top:bottom] = torch._nnpack_spatial_convolution(band, weight, bias, [0, 1])  # pad columns only
     return out
 
