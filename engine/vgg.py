@@ -39,10 +39,6 @@ def winograd_strips(x: torch.Tensor, out_channels: int) -> int:
     return strips if strips < height else 0
 
 
-def winograd_pays(x: torch.Tensor, out_channels: int) -> bool:
-    return winograd_strips(x, out_channels) > 0
-
-
 def _convolve(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     x = x.contiguous()
     strips = winograd_strips(x, weight.shape[0])

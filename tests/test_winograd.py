@@ -8,7 +8,7 @@ from engine import devices, transfer
 from engine.settings import TransferSettings
 from engine.errors import OutOfMemoryError
 from engine.devices import WINOGRAD_WORKSPACE
-from engine.vgg import VGGFeatures, WinogradConv2d, winograd_pays
+from engine.vgg import VGGFeatures, WinogradConv2d, winograd_strips
 from engine.weights import load_weights
 from tests.helpers import content_image, style_image
 
@@ -17,6 +17,23 @@ needs_nnpack = pytest.mark.skipif(not torch.backends.nnpack.is_available(), reas
 
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.detach() - b.detach()).norm() / b.detach().norm())
+
+
+def winograd_against_float64(shape, out_channels):
+    """A WinogradConv2d with random weights on a random input of ``shape``: the layer, and the
+    relative errors of its output and input gradient against float64 direct convolution."""
+    channels = shape[1]
+    conv = WinogradConv2d(channels, out_channels, 3, padding=1, device="meta")
+    weight, bias = torch.randn(out_channels, channels, 3, 3) / (9 * channels) ** 0.5, torch.randn(out_channels)
+    conv.set_frozen_weights(weight, bias)
+    x = (torch.rand(shape) * 255).requires_grad_(True)
+    grad_out = torch.randn(shape[0], out_channels, *shape[2:])
+    y = conv(x)
+    (grad_x,) = torch.autograd.grad(y, x, grad_out)
+    x_exact = x.detach().double().requires_grad_(True)
+    y_exact = F.conv2d(x_exact, weight.double(), bias.double(), padding=1)
+    (grad_exact,) = torch.autograd.grad(y_exact, x_exact, grad_out.double())
+    return conv, relative_error(y.double(), y_exact), relative_error(grad_x.double(), grad_exact)
 
 
 @pytest.fixture
@@ -41,21 +58,9 @@ def nnpack_calls(monkeypatch):
 ])
 def test_winograd_convolution_and_its_input_gradient_match_the_direct_ones(shape, by_nnpack, nnpack_calls):
     torch.manual_seed(0)
-    channels = shape[1]
-    conv = WinogradConv2d(channels, 32, 3, padding=1, device="meta")
-    weight, bias = torch.randn(32, channels, 3, 3) / (9 * channels) ** 0.5, torch.randn(32)
-    conv.set_frozen_weights(weight, bias)
-    x = (torch.rand(shape) * 255).requires_grad_(True)
-    grad_out = torch.randn(shape[0], 32, *shape[2:])
-
-    y = conv(x)
-    (grad_x,) = torch.autograd.grad(y, x, grad_out)
-    x_exact = x.detach().double().requires_grad_(True)
-    y_exact = F.conv2d(x_exact, weight.double(), bias.double(), padding=1)
-    (grad_exact,) = torch.autograd.grad(y_exact, x_exact, grad_out.double())
-
-    assert relative_error(y.double(), y_exact) < 2e-5
-    assert relative_error(grad_x.double(), grad_exact) < 2e-5
+    conv, output_error, gradient_error = winograd_against_float64(shape, 32)
+    assert output_error < 2e-5
+    assert gradient_error < 2e-5
     assert len(nnpack_calls) == by_nnpack
     assert not conv.weight.requires_grad
 
@@ -94,19 +99,10 @@ def test_a_layer_too_big_for_the_workspace_is_convolved_in_strips(monkeypatch, n
     x = torch.empty(shape, device="meta")
     assert vgg.winograd_strips(x, 128) == (3 if height == 33 else 4)  # bands of 11 or 10 rows, 13 or 12 read
     assert vgg.winograd_strips(torch.empty(1, 64, height, 40, device="meta"), 64) == 0  # 64 channels: direct
-    conv = WinogradConv2d(128, 128, 3, padding=1, device="meta")
-    weight, bias = torch.randn(128, 128, 3, 3) / (9 * 128) ** 0.5, torch.randn(128)
-    conv.set_frozen_weights(weight, bias)
-    x = (torch.rand(shape) * 255).requires_grad_(True)
-    grad_out = torch.randn(shape)
-    y = conv(x)
-    (grad_x,) = torch.autograd.grad(y, x, grad_out)
-    x_exact = x.detach().double().requires_grad_(True)
-    y_exact = F.conv2d(x_exact, weight.double(), bias.double(), padding=1)
-    (grad_exact,) = torch.autograd.grad(y_exact, x_exact, grad_out.double())
-    assert relative_error(y.double(), y_exact) < 2e-5
-    assert relative_error(grad_x.double(), grad_exact) < 2e-5
-    assert len(nnpack_calls) == 2 * vgg.winograd_strips(x, 128)  # every band, forward and backward
+    _, output_error, gradient_error = winograd_against_float64(shape, 128)
+    assert output_error < 2e-5
+    assert gradient_error < 2e-5
+    assert len(nnpack_calls) == 2 * vgg.winograd_strips(torch.empty(shape, device="meta"), 128)  # every band, both ways
     assert all(band[2] <= 13 for band in nnpack_calls)
 
 
@@ -136,7 +132,7 @@ def test_a_winograd_network_works_in_a_fresh_process():
 
 def test_nnpack_only_where_it_pays_and_its_workspace_stays_small():
     def pays(channels, height, width, out_channels):
-        return winograd_pays(torch.empty(1, channels, height, width, device="meta"), out_channels)
+        return winograd_strips(torch.empty(1, channels, height, width, device="meta"), out_channels) > 0
 
     assert pays(64, 384, 512, 64) and pays(64, 768, 1024, 64)  # conv1_2 at 512 and 1024 px: 176, 704 MiB
     assert not pays(64, 1086, 1448, 64)  # at 1448 px its workspace would be 1.4 GB
