@@ -36,6 +36,12 @@ def _cpu_runs_bf16() -> bool:
 if not _cpu_runs_bf16():
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
+from engine import heap  # noqa: E402
+
+# IMPASTO_HEAP=system: glibc's own settings, as before engine/heap.py, for benchmarks
+if os.environ.get("IMPASTO_HEAP") != "system":
+    heap.keep_freed_memory()  # each iteration reuses the last one's memory
+
 from engine.errors import (  # noqa: E402, F401
     DeviceError,
     ImageError,

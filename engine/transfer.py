@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from engine import color, devices, images, losses, masks, timing
+from engine import color, devices, heap, images, losses, masks, timing
 from engine.errors import OutOfMemoryError
 from engine.lbfgs import LBFGS
 from engine.settings import MIN_SIZE, STEERABLE_FIELDS, TransferSettings
@@ -213,7 +213,10 @@ class Stylizer:
         steering: Steering | None = None,
         init_image: Image.Image | None = None,
     ) -> TransferResult:
-        return _Run(self, content, on_step, should_stop, steering, init_image).execute()
+        try:
+            return _Run(self, content, on_step, should_stop, steering, init_image).execute()
+        finally:
+            heap.release()  # the run's activations, kept for reuse while it ran (engine/heap.py)
 
 
 class _Run:
