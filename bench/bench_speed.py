@@ -44,6 +44,7 @@ SCHEDULES = {
     "old-0.1": {**OLD_SCHEDULE, "engine": "0.1-clamp"},
     "old-schedule": OLD_SCHEDULE,
     "new": {},
+    "new-system-heap": {"engine": "system-heap"},
     "p0002": {"plateau": 0.0002},
     # candidates measured at 256 px while choosing the new default (old256: the old schedule's shape)
     "old256": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0},
@@ -60,11 +61,13 @@ SCHEDULES = {
 # computed the Gram matrix's gradient with autograd (two float32 products, a sum and a cast) and
 # stepped with torch.optim.LBFGS (a two-loop recursion: 4 vector operations per stored pair), and on
 # CUDA launched every kernel from Python (no graphs).
-# On the float32 CPU path 0.1 also kept the contiguous layout and convolved directly (no NNPACK).
+# On the float32 CPU path 0.1 also kept the contiguous layout and convolved directly (no NNPACK),
+# and it left glibc's heap as it was (engine/heap.py). "system-heap": today's engine on that heap.
 ENGINES = {"0.1": {"IMPASTO_GRAM": "autograd", "IMPASTO_LBFGS": "torch", "IMPASTO_WINOGRAD": "0",
-                  "IMPASTO_CUDA_GRAPHS": "0"}}
+                  "IMPASTO_CUDA_GRAPHS": "0", "IMPASTO_HEAP": "system"}}
 ENGINES["0.1-clamp"] = {**ENGINES["0.1"], "IMPASTO_BOX": "clamp"}
-OLD_FP32_CPU = {"IMPASTO_CHANNELS_LAST": "0"}  # every engine above is 0.1's
+ENGINES["system-heap"] = {"IMPASTO_HEAP": "system"}
+OLD_FP32_CPU = {"IMPASTO_CHANNELS_LAST": "0"}  # for 0.1's engines
 
 
 def engine_env(engine: str, device: str) -> dict:
@@ -73,7 +76,7 @@ def engine_env(engine: str, device: str) -> dict:
     from engine import devices
 
     env = dict(ENGINES[engine])
-    if device == "cpu" and devices.autocast_dtype(torch.device("cpu")) is None:
+    if engine.startswith("0.1") and device == "cpu" and devices.autocast_dtype(torch.device("cpu")) is None:
         env.update(OLD_FP32_CPU)
     return env
 
