@@ -192,11 +192,13 @@ def estimate_bytes(height: int, width: int, bytes_per_value: int = 4,
                    history: int = LBFGS_HISTORY, winograd: bool = False) -> int:
     """Rough peak memory of one iteration at this size: the activations VGG19 keeps for the
     backward pass up to relu5_1 (about 610 values per input pixel over its layers; measured on
-    the CPU: 2.3 KB per pixel at 1024 px), plus L-BFGS's history and a few image copies, plus
-    NNPACK's workspace when the run uses it (``winograd``)."""
+    the CPU: 2.3 KB per pixel at 1024 px), with the slack of a heap that keeps freed memory for
+    reuse (engine/heap.py: 800 values in all; the float32 2048 px default peaked at 13.1 GiB),
+    plus L-BFGS's history and a few image copies, plus NNPACK's workspace when the run uses it
+    (``winograd``)."""
     pixels = height * width
     workspace = winograd_workspace(pixels) if winograd else 0
-    return int(pixels * (610 * bytes_per_value + 3 * 4 * (2 * history + 8))) + workspace
+    return int(pixels * (800 * bytes_per_value + 3 * 4 * (2 * history + 8))) + workspace
 
 
 def suggest_size(long_side: int, height: int, width: int, available: int, winograd: bool = False) -> int:
