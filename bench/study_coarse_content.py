@@ -9,7 +9,7 @@ iteration counts, and prints the full objective (bench/quality.py) as bench_spee
     .venv/bin/python bench/study_coarse_content.py PAIR [--layers 0.3:relu2_2,0.75:relu3_2]
         [--counts 60,38,51,67,90] [--photo-seed N] [--size 512]
 
-PAIR is starry, picasso or scream. --layers maps a scale's side as a fraction of the output's to a
+PAIR is starry, picasso, scream or shipwreck. --layers maps a scale's side as a fraction of the output's to a
 layer: each scale takes the first entry whose fraction is at least its own (the last scale always
 keeps the look's layers). IMPASTO_CPU_BF16=0 measures the float32 path. README ("What else was
 tried") has the figures of 27 November.
@@ -35,7 +35,7 @@ from engine.settings import TransferSettings  # noqa: E402
 from quality import objective  # noqa: E402
 
 PAIRS = {"starry": ("tubingen.jpg", "starry_night.jpg"), "picasso": ("tubingen.jpg", "picasso_selfport1907.jpg"),
-         "scream": ("hoovertowernight.jpg", "the_scream.jpg")}
+         "scream": ("hoovertowernight.jpg", "the_scream.jpg"), "shipwreck": ("hoovertowernight.jpg", "shipwreck.jpg")}
 
 
 def patch(steps: list[tuple[float, str]], counts: list[int] | None) -> None:
