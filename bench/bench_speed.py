@@ -12,7 +12,7 @@ schedules are judged alike. Writes a side-by-side sheet (whole images and 100 % 
     .venv/bin/python bench/bench_speed.py --photo-seeds 3   # each run on 3 copies of the photo: the spread
 
 --photo-seeds K runs every schedule on K copies of each photo: the photo itself, and K - 1 copies
-with each pixel moved by at most one level (seeded noise, invisible), and compares medians. A
+with each pixel moved by at most one level (seeded noise, invisible); each run is compared with the old run on the same copy, and medians with medians. A
 result that depends on where rounding happened to tip the optimisation shows up as a spread: on an
 H200, float32 runs of one schedule spread by 1.1 % at most this way, but bf16 runs of The Scream on
 the new schedule ended at 0.496, 0.527 and 0.533.
@@ -244,30 +244,30 @@ def compare(args) -> None:
     rows = []
     for content, style in PAIRS[args.first_pair : args.first_pair + args.pairs]:
         pair = f"{Path(content).stem} x {Path(style).stem}"
-        results, spread = {}, {}
+        runs = {}  # schedule -> its runs, one per copy of the photo
         for schedule in split_schedules(args.schedules):
-            runs = []
+            runs[schedule] = []
+            base = runs.get("old") or runs.get("old-0.1") or runs.get("old256")
             for seed in seeds:
                 label = schedule if not seed else f"{schedule}-photo{seed}"
                 row = spawn(args, content, style, schedule, label, photo_seed=seed)
-                runs.append(row)
-                base = results.get("old") or results.get("old-0.1") or results.get("old256")
-                ratio = row["objective"] / base["objective"] if base and not seed else float("nan")
+                runs[schedule].append(row)
+                ratio = row["objective"] / base[seed]["objective"] if base else float("nan")  # same copy
                 print(f"{pair:>36} {schedule:>8} {seed:>4} {row['seconds']:>8.1f} {row['iterations']:>6} "
                       f"{row['peak_mib']:>9.0f} {row['objective']:>10.4f} {ratio:>7.3f}", flush=True)
-            results[schedule] = runs[0]
-            spread[schedule] = [run["objective"] for run in runs]
         for old in ("old", "old-0.1"):
-            if old in results and "new" in results:
-                print(f"{pair:>36} speed-up over {old} {results[old]['seconds'] / results['new']['seconds']:.2f}x",
+            if old in runs and "new" in runs:
+                print(f"{pair:>36} speed-up over {old} {runs[old][0]['seconds'] / runs['new'][0]['seconds']:.2f}x",
                       flush=True)
         if len(seeds) > 1:
-            base = spread.get("old") or spread.get("old-0.1") or spread.get("old256")
-            for schedule, values in spread.items():
-                versus = f", {statistics.median(values) / statistics.median(base):.3f} of old's median" if base else ""
-                print(f"{pair:>36} {schedule:>8} over {len(values)} photos: median {statistics.median(values):.4f} "
+            base = runs.get("old") or runs.get("old-0.1") or runs.get("old256")
+            for schedule, done in runs.items():
+                values = [row["objective"] for row in done]
+                median = statistics.median(values)
+                versus = f", {median / statistics.median(row['objective'] for row in base):.3f} of old's median" if base else ""
+                print(f"{pair:>36} {schedule:>8} over {len(values)} photos: median {median:.4f} "
                       f"(from {min(values):.4f} to {max(values):.4f}){versus}", flush=True)
-        rows.append((pair, [(name, r["image"]) for name, r in results.items()]))
+        rows.append((pair, [(name, done[0]["image"]) for name, done in runs.items()]))
     crop_sheet(rows, Path(args.out) / "speed_sheet.png")
     print(f"sheet: {Path(args.out) / 'speed_sheet.png'}")
 

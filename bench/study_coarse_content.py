@@ -29,13 +29,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 import engine  # noqa: E402,F401  (first: it sets the heap and OpenMP up before torch loads)
 from PIL import Image  # noqa: E402
 
+import bench_speed  # noqa: E402
 from bench_speed import SHARED, perturbed  # noqa: E402
 from engine import transfer  # noqa: E402
 from engine.settings import TransferSettings  # noqa: E402
 from quality import objective  # noqa: E402
 
-PAIRS = {"starry": ("tubingen.jpg", "starry_night.jpg"), "picasso": ("tubingen.jpg", "picasso_selfport1907.jpg"),
-         "scream": ("hoovertowernight.jpg", "the_scream.jpg"), "shipwreck": ("hoovertowernight.jpg", "shipwreck.jpg")}
+PAIRS = dict(zip(("starry", "picasso", "scream", "shipwreck"), bench_speed.PAIRS))  # photo, painting
 
 
 def patch(steps: list[tuple[float, str]], counts: list[int] | None) -> None:

@@ -12,8 +12,9 @@ that size's noise. The heap can grow where a freed block is a little too small f
 aligned request of its size (a test pattern of two tensors allocated and freed in turn gained
 256 MiB on some rounds; tests/test_heap.py's iteration of 140 MiB grows the heap by up to
 440 MiB over its first 7 rounds, then no more); the engine's iterations level off within a few
-(bf16 at 2048 px: 6.47-6.57 GiB over 14 iterations), and ``release()`` hands what is free back to the system after
-every run, so neither a long session nor an idle window holds a print run's gigabytes.
+(bf16 at 2048 px: 6.47-6.57 GiB over 14 iterations), and ``release()`` hands what is free back
+to the system after every run, so neither a long session nor an idle window holds a print run's
+gigabytes.
 """
 
 from __future__ import annotations
