@@ -44,7 +44,10 @@ PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("tubingen.jpg", "picasso_selfpor
 # Schedules, each a change to the default settings (the look fields are never touched). "old" is
 # Impasto 0.1's default run: 200 iterations at each of 256, 362 and 512 px, on Impasto 0.1's engine
 # ("engine" below); "old-schedule" is the same schedule on today's engine.
-OLD_SCHEDULE = {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "iteration_side": 0, "plateau": 0.0}
+# (the coarse-scale fields of 28 November, off as before them: engine.settings.LEGACY_SCHEDULE)
+BEFORE_COARSE = {"start_share": 0.0, "coarse_content": False}
+OLD_SCHEDULE = {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "iteration_side": 0, "plateau": 0.0,
+                **BEFORE_COARSE}
 SCHEDULES = {
     "old": {**OLD_SCHEDULE, "engine": "0.1"},
     # the same with 0.1's box too: a clamp after each L-BFGS step, where "old" minimises with today's
@@ -54,14 +57,15 @@ SCHEDULES = {
     "new": {},
     "new-system-heap": {"engine": "system-heap"},
     "p0002": {"plateau": 0.0002},
+    "new-0.2": BEFORE_COARSE,  # the default of 27 November: relu4_2 at every scale, 28 iterations at 128 px
     # candidates measured at 256 px while choosing the new default (old256: the old schedule's shape)
-    "old256": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0},
-    "K": {"start_size": 64, "iterations": 25, "iteration_growth": 1.75, "plateau": 0.0},
-    "N": {"start_size": 64, "iterations": 40, "iteration_growth": 1.5, "plateau": 0.0},
-    "Np": {"start_size": 64, "iterations": 40, "iteration_growth": 1.5, "plateau": 0.001},
-    "old256p1": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.001},
-    "old256p05": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0005},
-    "old256p3": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.003},
+    "old256": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0, **BEFORE_COARSE},
+    "K": {"start_size": 64, "iterations": 25, "iteration_growth": 1.75, "plateau": 0.0, **BEFORE_COARSE},
+    "N": {"start_size": 64, "iterations": 40, "iteration_growth": 1.5, "plateau": 0.0, **BEFORE_COARSE},
+    "Np": {"start_size": 64, "iterations": 40, "iteration_growth": 1.5, "plateau": 0.001, **BEFORE_COARSE},
+    "old256p1": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.001, **BEFORE_COARSE},
+    "old256p05": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0005, **BEFORE_COARSE},
+    "old256p3": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.003, **BEFORE_COARSE},
 }
 
 

@@ -52,11 +52,12 @@ VARIANTS = {
     "fall4_sw30": {"style_layers": falling(4), "style_weight": 30.0},
     "fall3_sw20": {"style_layers": falling(3), "style_weight": 20.0, "plateau": 0.0005},
     "sw0.5": {**GATYS2015, "style_weight": 0.5},
-    "single_scale": {**GATYS2015, "start_size": 512, "iterations": 400, "iteration_growth": 1.0},
+    "single_scale": {**GATYS2015, "start_size": 512, "iterations": 400, "iteration_growth": 1.0, "start_share": 0.0},
 }
 # Every variant but "default" runs the schedule of those measurements (200 iterations at each of
-# 256, 362, 512 px), so that only the look differs.
-OLD_SCHEDULE = {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0}
+# 256, 362, 512 px, relu4_2 at every scale), so that only the look differs.
+OLD_SCHEDULE = {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0, "start_share": 0.0,
+                "coarse_content": False}
 
 
 def patch_engine(fixed_style: bool) -> None:

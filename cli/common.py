@@ -47,7 +47,8 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
     add("--start-size", type=int, metavar="PX", help="long side of the first, coarse scale (default %s)" % DEFAULTS["start_size"])
     add("--iterations", type=int, metavar="N",
         help="iterations at the output size, or at --iteration-side px when the output is larger (default %s); "
-             "each coarser scale runs --iteration-growth times as many" % DEFAULTS["iterations"])
+             "each coarser scale runs --iteration-growth times as many, the first --start-share times as many"
+             % DEFAULTS["iterations"])
     add("--iteration-growth", type=float, metavar="G",
         help="iterations at each coarser scale relative to the next (default %s; 1 = the same at every scale, "
              "below 1 = fewer)" % DEFAULTS["iteration_growth"])
@@ -55,6 +56,12 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
         help="scales above this side run --iterations x PX / their side, fewer as each costs more; an output "
              "over twice PX steps by 2 above it, with up to sqrt(2) times as many at each larger step "
              "(default %s; 0 = no limit)" % DEFAULTS["iteration_side"])
+    add("--start-share", type=float, metavar="S",
+        help="iterations at the first, coarsest scale as a share of --iterations (default %s; 0 = by "
+             "--iteration-growth)" % DEFAULTS["start_share"])
+    add("--coarse-content", action=argparse.BooleanOptionalAction,
+        help="take the content from shallower layers at the scales below the output size: one block "
+             "shallower, one more per further factor of 4 (default: on)")
     add("--plateau", type=float, metavar="F",
         help="end a scale early once the loss falls less than this fraction per iteration (default %s; 0 = never)" % DEFAULTS["plateau"])
     add("--style-weights", type=float, nargs="+", metavar="W", help="blend weight of each style image")
@@ -119,6 +126,7 @@ def given_options(args) -> dict:
     simple = {
         "size": args.size, "start_size": args.start_size, "iterations": args.iterations,
         "iteration_growth": args.iteration_growth, "iteration_side": args.iteration_side, "plateau": args.plateau,
+        "start_share": args.start_share, "coarse_content": args.coarse_content,
         "content_weight": args.content_weight, "style_weight": args.style_weight, "tv_weight": args.tv_weight,
         "style_scale": args.style_scale, "preserve_colors": args.preserve_colors, "init": args.init,
         "optimizer": args.optimizer, "learning_rate": args.learning_rate, "pooling": args.pooling,

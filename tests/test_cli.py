@@ -54,11 +54,12 @@ def test_schedule_flags_reach_the_run_and_its_recipe(inputs, tmp_path):
     out = tmp_path / "r.png"
     assert main.cli(["stylize", str(content), str(style), "-o", str(out), "--size", "40", "--start-size", "20",
                      "--iterations", "4", "--iteration-growth", "0.5", "--iteration-side", "28", "--plateau", "0",
-                     "--device", "cpu"]) == 0
+                     "--start-share", "1.5", "--no-coarse-content", "--device", "cpu"]) == 0
     recipe = images.read_recipe(out)
     assert (recipe["iteration_growth"], recipe["iteration_side"]) == (0.5, 28)
+    assert (recipe["start_share"], recipe["coarse_content"]) == (1.5, False)
     assert recipe["impasto_run"]["iterations"] == sum(TransferSettings.from_dict(recipe).scale_iterations())
-    assert TransferSettings.from_dict(recipe).scale_iterations() == [2, 4, 3]  # 20, 28 px, then 4 x 28 / 40
+    assert TransferSettings.from_dict(recipe).scale_iterations() == [6, 4, 3]  # 4 x 1.5 at 20 px, 4 at 28 px, then 4 x 28 / 40
 
 
 def test_a_small_style_image_is_used_at_its_own_size_and_said_once(inputs, tmp_path, capsys):

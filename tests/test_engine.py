@@ -384,7 +384,7 @@ def test_out_of_memory_during_a_run_becomes_a_clear_error(monkeypatch):
 
 
 def test_each_scale_runs_its_own_count_and_progress_counts_work():
-    settings = tiny_settings(size=56, start_size=40, iterations=3, iteration_growth=2.0, plateau=0.0)
+    settings = tiny_settings(size=56, start_size=40, iterations=3, iteration_growth=2.0, plateau=0.0, start_share=0)
     assert settings.scale_iterations() == [6, 3]
     result, steps = stylize(settings)
     assert result.iterations == 9
@@ -393,6 +393,34 @@ def test_each_scale_runs_its_own_count_and_progress_counts_work():
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     work = transfer.scale_work(settings, content_image().size)  # pixels x iterations of each scale
     assert steps[5].fraction == pytest.approx(work[0] / sum(work))
+
+
+def test_each_scale_optimises_the_content_of_its_own_layers(monkeypatch):
+    """coarse_content: the targets and the loss of each scale use the layers content_layers_at
+    names for it, steered layers included."""
+    seen = []
+    original = transfer._Run._prepare_targets
+
+    def prepare(self, side):
+        original(self, side)
+        seen.append((side, sorted(self.content_layers), sorted(self.content_targets), sorted(self.needed_layers)))
+
+    monkeypatch.setattr(transfer._Run, "_prepare_targets", prepare)
+    settings = tiny_settings(size=64, start_size=16, iterations=1, plateau=0.0, style_layers={"relu1_1": 1.0})
+    stylize(settings)
+    expected = {16: "relu2_2", 23: "relu3_2", 32: "relu3_2", 45: "relu3_2", 64: "relu4_2"}
+    assert [side for side, *_ in seen] == list(expected)
+    assert all(layers == targets == [expected[side]] and needed == sorted([expected[side], "relu1_1"])
+               for side, layers, targets, needed in seen)
+    seen.clear()
+    stylize(settings.replace(coarse_content=False))
+    assert {layers[0] for _, layers, _, _ in seen} == {"relu4_2"}
+    seen.clear()
+    steering = transfer.Steering()
+    steering.update(settings.replace(content_layers={"relu5_1": 1.0}))  # taken at the first iteration
+    stylize(settings, steering=steering)
+    assert [layers for _, layers, _, _ in seen][:3] == [["relu2_2"], ["relu3_1"], ["relu4_1"]]
+    assert seen[-1][1] == ["relu5_1"]
 
 
 def test_a_plateau_ends_a_scale_early_and_the_progress_still_ends_at_one():

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from engine.errors import SettingsError
+from engine.layers import shallower
 from engine.settings import (
     LOOK_FIELDS, TransferSettings, list_presets, load_preset, preset_description, save_user_preset,
 )
@@ -54,19 +55,19 @@ def test_scale_schedule_steps_by_root_two():
     assert TransferSettings(size=1024, start_size=256).scale_sizes()[-3:] == [512, 724, 1024]
     assert TransferSettings(size=2048, start_size=256, iteration_side=0).scale_sizes()[-3:] == [1024, 1448, 2048]
     assert TransferSettings(size=200, start_size=256).scale_sizes() == [200]
-    settings = TransferSettings(size=512, start_size=256, iterations=10, iteration_growth=1.0)
+    settings = TransferSettings(size=512, start_size=256, iterations=10, iteration_growth=1.0, start_share=0)
     assert settings.total_iterations() == 30
-    assert TransferSettings().scale_iterations() == [28, 38, 51, 67, 90]  # the default: most at the output size
+    assert TransferSettings().scale_iterations() == [60, 38, 51, 67, 90]  # the default: most at the output size
 
 
 def test_print_sizes_run_a_512_px_schedule_then_fewer_iterations_at_each_larger_scale():
-    settings = TransferSettings(size=1024, start_size=256, iterations=100, iteration_growth=0.5)
+    settings = TransferSettings(size=1024, start_size=256, iterations=100, iteration_growth=0.5, start_share=0)
     assert settings.scale_sizes() == [256, 362, 512, 724, 1024]
     assert settings.scale_iterations() == [25, 50, 100, 71, 50]  # 100 x 512 / side above 512
     settings = settings.replace(size=2048)  # over twice 512 px: steps of 2 above it, sqrt(2) times the iterations
     assert settings.scale_sizes() == [256, 362, 512, 1024, 2048]
     assert settings.scale_iterations() == [25, 50, 100, 71, 35]
-    assert TransferSettings(size=2048).scale_iterations() == [28, 38, 51, 67, 90, 64, 32]  # the default print run
+    assert TransferSettings(size=2048).scale_iterations() == [60, 38, 51, 67, 90, 64, 32]  # the default print run
     # the last step smaller than 2: fewer extra iterations (1024 -> 1448 is a sqrt(2) step: none)
     assert settings.replace(size=1448).scale_sizes()[-2:] == [1024, 1448]
     assert settings.replace(size=1448).scale_iterations()[-2:] == [71, 35]
@@ -132,7 +133,7 @@ def test_input_paths_name_every_file_a_run_reads():
 
 
 def test_coarser_scales_run_more_iterations_up_to_a_cap():
-    settings = TransferSettings(size=512, start_size=128, iterations=20, iteration_growth=1.5)
+    settings = TransferSettings(size=512, start_size=128, iterations=20, iteration_growth=1.5, start_share=0)
     assert settings.scale_sizes() == [128, 181, 256, 362, 512]
     assert settings.scale_iterations() == [101, 68, 45, 30, 20]
     assert settings.total_iterations() == 264
@@ -144,8 +145,9 @@ def test_coarser_scales_run_more_iterations_up_to_a_cap():
 
 def test_schedule_fields_are_validated():
     for field, value, words in (("iteration_growth", 0.2, "iteration_growth"), ("iteration_growth", 5, "iteration_growth"),
-                                ("plateau", 1.0, "plateau"),
-                                ("plateau", -0.1, "plateau")):
+                                ("plateau", 1.0, "plateau"), ("plateau", -0.1, "plateau"),
+                                ("start_share", -0.1, "start_share"), ("start_share", 5, "start_share"),
+                                ("coarse_content", "yes", "coarse_content must be true or false")):
         with pytest.raises(SettingsError, match=words):
             TransferSettings(**{field: value}).validate(need_images=False)
 
@@ -161,8 +163,56 @@ def test_a_print_size_recipe_from_before_iteration_side_keeps_its_iterations_at_
 def test_a_recipe_from_before_the_schedule_fields_keeps_its_schedule():
     old = TransferSettings(size=512, start_size=256, iterations=200).recipe()
     old["impasto_version"] = "0.1.0"
-    del old["iteration_growth"], old["plateau"]
+    del old["iteration_growth"], old["plateau"], old["start_share"], old["coarse_content"]
     restored = TransferSettings.from_dict(old)
     assert restored.scale_iterations() == [200, 200, 200]  # every scale alike, as it ran
     assert restored.plateau == 0.0
+    assert restored.content_layers_at(256) == {"relu4_2": 1.0}
     assert TransferSettings.from_dict(TransferSettings().recipe()).look() == TransferSettings().look()
+
+
+def test_a_recipe_from_before_the_coarse_scale_fields_runs_as_it_did():
+    """Saved before start_share and coarse_content (27 November's default): 28 iterations at 128 px
+    and relu4_2 at every scale; a preset without them (not a recipe) takes today's."""
+    recipe = TransferSettings().recipe()
+    del recipe["start_share"], recipe["coarse_content"]
+    restored = TransferSettings.from_dict(recipe)
+    assert restored.scale_iterations() == [28, 38, 51, 67, 90]
+    assert {restored.content_layers_at(side)["relu4_2"] for side in restored.scale_sizes()} == {1.0}
+    look = TransferSettings().look()
+    del look["start_share"], look["coarse_content"]
+    assert TransferSettings.from_dict(look).scale_iterations() == TransferSettings().scale_iterations()
+
+
+def test_the_first_of_several_scales_runs_start_share_of_the_iterations():
+    settings = TransferSettings(iterations=30, start_share=2.0)
+    assert settings.scale_iterations() == [60, 13, 17, 22, 30]
+    assert settings.replace(start_share=0).scale_iterations()[0] == round(30 * 0.75 ** 4)  # by iteration_growth
+    assert settings.replace(start_size=512).scale_iterations() == [30]  # one scale: the output's count
+    assert settings.replace(init="image", init_image="a.png").scale_iterations()[0] == 9  # a refine: as growth has it
+    # a refine that starts above iteration_side (a 1024 px parent to 4096 px) has no coarse start
+    refine = settings.replace(size=4096, start_size=2048)
+    assert refine.scale_sizes() == [2048, 4096]
+    assert refine.scale_iterations() == refine.replace(start_share=0).scale_iterations()
+
+
+def test_coarse_scales_take_the_content_from_shallower_layers():
+    settings = TransferSettings(content_layers={"relu4_2": 1.0, "relu5_1": 0.5})
+    by_side = {side: settings.content_layers_at(side) for side in settings.scale_sizes()}
+    assert by_side == {128: {"relu2_2": 1.0, "relu3_1": 0.5}, 181: {"relu3_2": 1.0, "relu4_1": 0.5},
+                       256: {"relu3_2": 1.0, "relu4_1": 0.5}, 362: {"relu3_2": 1.0, "relu4_1": 0.5},
+                       512: {"relu4_2": 1.0, "relu5_1": 0.5}}
+    # relative to the side iterations count at: a print run's scales from 512 px up keep the layers
+    print_run = settings.replace(size=2048)
+    assert print_run.content_layers_at(512) == print_run.content_layers_at(2048) == settings.active_content_layers()
+    assert print_run.content_layers_at(128) == by_side[128]
+    assert settings.replace(start_size=32).content_layers_at(32) == {"relu1_2": 1.0, "relu2_1": 0.5}
+    # two layers landing on one add up; off keeps them everywhere
+    assert TransferSettings(content_layers={"relu1_1": 1.0, "relu2_1": 2.0}).content_layers_at(256) == {"relu1_1": 3.0}
+    assert settings.replace(coarse_content=False).content_layers_at(128) == settings.active_content_layers()
+
+
+def test_shallower_keeps_the_place_in_the_block_where_it_can():
+    assert [shallower("relu4_2", n) for n in (0, 1, 2, 3, 9)] == ["relu4_2", "relu3_2", "relu2_2", "relu1_2", "relu1_2"]
+    assert shallower("relu3_4", 1) == "relu2_2" and shallower("conv5_3", 1) == "conv4_3"
+    assert shallower("pool4", 2) == "pool2" and shallower("relu1_1", 1) == "relu1_1"

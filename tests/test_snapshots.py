@@ -16,7 +16,7 @@ from engine.snapshots import Snapshot, SnapshotKeeper
 from tests.helpers import content_image, style_image
 
 TWO_SCALES = ["--size", "32", "--start-size", "23", "--iterations", "3", "--iteration-growth", "1",
-              "--plateau", "0", "--device", "cpu"]
+              "--start-share", "0", "--plateau", "0", "--device", "cpu"]
 
 
 @pytest.fixture
@@ -53,8 +53,8 @@ def test_the_keeper_drops_the_oldest_intermediate_snapshots_first():
 
 
 def test_a_run_takes_a_snapshot_every_n_iterations_and_at_each_scales_end():
-    settings = TransferSettings(size=32, start_size=23, iterations=3, iteration_growth=1.0, plateau=0, device="cpu",
-                                snapshot_every=2, preview_interval_ms=10**6)
+    settings = TransferSettings(size=32, start_size=23, iterations=3, iteration_growth=1.0, start_share=0, plateau=0,
+                                device="cpu", snapshot_every=2, preview_interval_ms=10**6)
     reported = []
     result = transfer.run(settings, lambda p: p.snapshot and reported.append(p.snapshot),
                           content=content_image(), styles=[style_image()])
@@ -74,10 +74,13 @@ def test_refine_schedule_goes_on_above_the_parents_size():
     assert TransferSettings(size=512, start_size=refine_start_size(512, 512)).scale_sizes() == [512]
     # a print size: the steps of 2 above 512 px, and the root-two ones below it, as a fresh run has them
     fresh = TransferSettings(size=2048).scale_sizes()
+    by_side = dict(zip(fresh, TransferSettings(size=2048, start_share=0).scale_iterations()))
     for parent in (100, 300, 400, 512, 600, 1024, 1500):
-        refined = TransferSettings(size=2048, start_size=refine_start_size(parent, 2048, 512))
+        refined = TransferSettings(size=2048, start_size=refine_start_size(parent, 2048, 512), init="image",
+                                   init_image="parent.png")
         assert refined.scale_sizes() == [side for side in fresh if side > parent], parent
-        assert refined.scale_iterations() == TransferSettings(size=2048).scale_iterations()[-len(refined.scale_sizes()):]
+        # the counts a fresh run has at those sides (no start_share: the parent is the coarse start)
+        assert refined.scale_iterations() == [by_side[side] for side in refined.scale_sizes()]
 
 
 # --------------------------------------------------------------------------- --save-every
