@@ -1,18 +1,20 @@
-"""Study: the coarse scales take their content term from a shallower layer (not yet the default).
+"""Study: the coarse scales take their content term from a shallower layer (the study behind
+coarse_content and start_share, now the default; this runs with both off and its own map instead).
 
 relu4_2 at the output size sees the picture on a grid 8 output pixels apart; at a scale a quarter
 that size it sees the photo's layout 32 output pixels apart, so the coarse scales let the painting
-rebuild the mid-sized shapes the judged content term measures. This runs the default schedule with
-the content layer replaced at the scales below the output size, and optionally other per-scale
-iteration counts, and prints the full objective (bench/quality.py) as bench_speed.py does.
+rebuild the mid-sized shapes the judged content term measures. This runs the 27 November schedule
+(28 iterations at 128 px) with the content layer replaced at the scales below the output size, and
+optionally other per-scale iteration counts, and prints the full objective (bench/quality.py) as
+bench_speed.py does.
 
     .venv/bin/python bench/study_coarse_content.py PAIR [--layers 0.3:relu2_2,0.75:relu3_2]
         [--counts 60,38,51,67,90] [--photo-seed N] [--size 512]
 
-PAIR is starry, picasso, scream or shipwreck. --layers maps a scale's side as a fraction of the output's to a
-layer: each scale takes the first entry whose fraction is at least its own (the last scale always
-keeps the look's layers). IMPASTO_CPU_BF16=0 measures the float32 path. README ("What else was
-tried") has the figures of 27 November.
+PAIR is starry, picasso, scream or shipwreck. --layers maps a scale's side as a fraction of the
+output's to a layer: each scale takes the first entry whose fraction is at least its own (the last
+scale always keeps the look's layers). IMPASTO_CPU_BF16=0 measures the float32 path. README
+("What else was tried") has the figures of 27 November.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def main() -> None:
     photo_name, painting_name = PAIRS[args.pair]
     photo = perturbed(Image.open(SHARED / photo_name).convert("RGB"), args.photo_seed)
     painting = Image.open(SHARED / painting_name).convert("RGB")
-    settings = TransferSettings(size=args.size, preview_interval_ms=10**9)
+    settings = TransferSettings(size=args.size, preview_interval_ms=10**9, coarse_content=False, start_share=0.0)
     started = time.perf_counter()
     result = transfer.run(settings, content=photo, styles=[painting])
     seconds = time.perf_counter() - started

@@ -64,7 +64,9 @@ class SettingsPanel(QWidget):
         self.iterations = QSpinBox(minimum=1, maximum=100000, singleStep=50)
         self.iterations.setToolTip(
             "Most optimisation steps at the output size, or at 512 px for a larger output, whose bigger scales "
-            "then run fewer in proportion; each smaller scale runs fewer (the iteration growth of the preset). "
+            "then run fewer in proportion; each smaller scale runs fewer (the iteration growth of the preset), "
+            "but the first, smallest one about two thirds as many (its start share), as the painting's large "
+            "shapes form there. "
             "A scale whose picture has stopped changing ends early."
         )
         self.optimizer = _combo(OPTIMISERS)
