@@ -44,7 +44,7 @@ PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("tubingen.jpg", "picasso_selfpor
 # Schedules, each a change to the default settings (the look fields are never touched). "old" is
 # Impasto 0.1's default run: 200 iterations at each of 256, 362 and 512 px, on Impasto 0.1's engine
 # ("engine" below); "old-schedule" is the same schedule on today's engine.
-# (the coarse-scale fields of 28 November, off as before them: engine.settings.LEGACY_SCHEDULE)
+# (the coarse-scale fields of 27 November, off as before them: engine.settings.LEGACY_SCHEDULE)
 BEFORE_COARSE = {"start_share": 0.0, "coarse_content": False}
 OLD_SCHEDULE = {"start_size": 256, "iterations": 200, "iteration_growth": 1.0, "iteration_side": 0, "plateau": 0.0,
                 **BEFORE_COARSE}
@@ -57,7 +57,7 @@ SCHEDULES = {
     "new": {},
     "new-system-heap": {"engine": "system-heap"},
     "p0002": {"plateau": 0.0002},
-    "new-0.2": BEFORE_COARSE,  # the default of 27 November: relu4_2 at every scale, 28 iterations at 128 px
+    "new-0.2": BEFORE_COARSE,  # the default before them: relu4_2 alone at every scale, 28 iterations at 128 px
     # candidates measured at 256 px while choosing the new default (old256: the old schedule's shape)
     "old256": {"start_size": 128, "iterations": 200, "iteration_growth": 1.0, "plateau": 0.0, **BEFORE_COARSE},
     "K": {"start_size": 64, "iterations": 25, "iteration_growth": 1.75, "plateau": 0.0, **BEFORE_COARSE},

@@ -12,7 +12,7 @@ bench_speed.py does.
         [--counts 60,38,51,67,90] [--photo-seed N] [--size 512]
 
 PAIR is starry, picasso, scream or shipwreck. --layers maps a scale's side as a fraction of the
-output's to a layer: each scale takes the first entry whose fraction is at least its own (the last
+output's to a layer (or layers joined by +, each weighted 1): each scale takes the first entry whose fraction is at least its own (the last
 scale always keeps the look's layers). IMPASTO_CPU_BF16=0 measures the float32 path. README
 ("What else was tried") has the figures of 27 November.
 """
@@ -50,7 +50,7 @@ def patch(steps: list[tuple[float, str]], counts: list[int] | None) -> None:
         fraction = side / run.sizes[-1]
         layer = next((name for limit, name in steps if fraction <= limit), None)
         if layer and index < len(run.sizes) - 1:
-            run.steered_settings = run.settings.replace(content_layers={layer: 1.0})
+            run.steered_settings = run.settings.replace(content_layers=dict.fromkeys(layer.split("+"), 1.0))
         print(f"scale {side} px: content from {sorted(run.steered_settings.content_layers)}", flush=True)
         try:
             return original(run, index, side, w, h, previous)
@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--counts", default="", help="iterations per scale, e.g. 60,38,51,67,90")
     parser.add_argument("--photo-seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--save", metavar="PNG", help="also save the result here")
     args = parser.parse_args()
     steps = sorted((float(limit), name) for limit, name in (item.split(":") for item in args.layers.split(",")))
     counts = [int(c) for c in args.counts.split(",")] if args.counts else None
@@ -79,6 +80,8 @@ def main() -> None:
     result = transfer.run(settings, content=photo, styles=[painting])
     seconds = time.perf_counter() - started
     figures = objective(result.image, photo, [painting], settings)
+    if args.save:
+        result.image.save(args.save)
     print(f"{args.pair} layers {args.layers} counts {args.counts or 'default'} photo-seed {args.photo_seed}: "
           f"{result.iterations} iterations, {seconds:.1f} s, objective {figures['objective']:.4f} "
           f"(content {figures['content']:.4f}, style {figures['style']:.5f})")

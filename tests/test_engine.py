@@ -408,18 +408,18 @@ def test_each_scale_optimises_the_content_of_its_own_layers(monkeypatch):
     monkeypatch.setattr(transfer._Run, "_prepare_targets", prepare)
     settings = tiny_settings(size=64, start_size=16, iterations=1, plateau=0.0, style_layers={"relu1_1": 1.0})
     stylize(settings)
-    expected = {16: "relu2_2", 23: "relu3_2", 32: "relu3_2", 45: "relu3_2", 64: "relu4_2"}
-    assert [side for side, *_ in seen] == list(expected)
-    assert all(layers == targets == [expected[side]] and needed == sorted([expected[side], "relu1_1"])
-               for side, layers, targets, needed in seen)
+    coarse, top = ["relu3_2", "relu4_2"], ["relu4_2"]
+    assert [side for side, *_ in seen] == [16, 23, 32, 45, 64]
+    assert [layers for _, layers, _, _ in seen] == [coarse] * 4 + [top]
+    assert all(layers == targets and needed == sorted(layers + ["relu1_1"]) for _, layers, targets, needed in seen)
     seen.clear()
     stylize(settings.replace(coarse_content=False))
-    assert {layers[0] for _, layers, _, _ in seen} == {"relu4_2"}
+    assert [layers for _, layers, _, _ in seen] == [top] * 5
     seen.clear()
     steering = transfer.Steering()
     steering.update(settings.replace(content_layers={"relu5_1": 1.0}))  # taken at the first iteration
     stylize(settings, steering=steering)
-    assert [layers for _, layers, _, _ in seen][:3] == [["relu2_2"], ["relu3_1"], ["relu4_1"]]
+    assert [layers for _, layers, _, _ in seen][:2] == [coarse, ["relu4_1", "relu5_1"]]
     assert seen[-1][1] == ["relu5_1"]
 
 

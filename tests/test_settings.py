@@ -196,19 +196,20 @@ def test_the_first_of_several_scales_runs_start_share_of_the_iterations():
     assert refine.scale_iterations() == refine.replace(start_share=0).scale_iterations()
 
 
-def test_coarse_scales_take_the_content_from_shallower_layers():
+def test_coarse_scales_also_take_the_content_one_block_shallower():
     settings = TransferSettings(content_layers={"relu4_2": 1.0, "relu5_1": 0.5})
-    by_side = {side: settings.content_layers_at(side) for side in settings.scale_sizes()}
-    assert by_side == {128: {"relu2_2": 1.0, "relu3_1": 0.5}, 181: {"relu3_2": 1.0, "relu4_1": 0.5},
-                       256: {"relu3_2": 1.0, "relu4_1": 0.5}, 362: {"relu3_2": 1.0, "relu4_1": 0.5},
-                       512: {"relu4_2": 1.0, "relu5_1": 0.5}}
+    coarse = {"relu4_2": 1.0, "relu3_2": 1.0, "relu5_1": 0.5, "relu4_1": 0.5}
+    assert {side: settings.content_layers_at(side) for side in settings.scale_sizes()} == {
+        128: coarse, 181: coarse, 256: coarse, 362: coarse, 512: settings.active_content_layers()}
     # relative to the side iterations count at: a print run's scales from 512 px up keep the layers
     print_run = settings.replace(size=2048)
     assert print_run.content_layers_at(512) == print_run.content_layers_at(2048) == settings.active_content_layers()
-    assert print_run.content_layers_at(128) == by_side[128]
-    assert settings.replace(start_size=32).content_layers_at(32) == {"relu1_2": 1.0, "relu2_1": 0.5}
-    # two layers landing on one add up; off keeps them everywhere
-    assert TransferSettings(content_layers={"relu1_1": 1.0, "relu2_1": 2.0}).content_layers_at(256) == {"relu1_1": 3.0}
+    assert print_run.content_layers_at(1024) == settings.active_content_layers()
+    assert print_run.content_layers_at(128) == coarse
+    # a twin landing on a layer in use adds to it; block 1 has none; off keeps the look's layers
+    assert TransferSettings(content_layers={"relu2_1": 2.0, "relu1_1": 1.0}).content_layers_at(256) == {
+        "relu2_1": 2.0, "relu1_1": 3.0}
+    assert TransferSettings(content_layers={"relu1_2": 1.0}).content_layers_at(128) == {"relu1_2": 1.0}
     assert settings.replace(coarse_content=False).content_layers_at(128) == settings.active_content_layers()
 
 
