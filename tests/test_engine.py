@@ -117,7 +117,7 @@ def test_losses_fall_and_style_distance_falls_while_content_stays():
 
 
 def test_progress_reports_eta_scales_and_previews():
-    settings = tiny_settings(size=48, start_size=34, iterations=3, preview_interval_ms=60_000)
+    settings = tiny_settings(size=48, start_size=34, iterations=3, start_share=0, preview_interval_ms=60_000)
     result, steps = stylize(settings)
     assert [s.iteration for s in steps] == list(range(1, 7))
     assert {s.scale for s in steps} == {0, 1} and steps[-1].scales == 2

@@ -38,7 +38,8 @@ def run_and_wait(qtbot, window, start) -> RunOutcome:
 def test_the_strip_fills_during_a_run_and_continue_from_here_starts_from_the_snapshot_shown(
         window, pictures, qtbot, tmp_path):
     # from noise, so that a snapshot looks nothing like the photo
-    tiny_run(window, pictures, size=48, start_size=34, iterations=3, iteration_growth=1.0, plateau=0.0, init="noise")
+    tiny_run(window, pictures, size=48, start_size=34, iterations=3, iteration_growth=1.0, start_share=0, plateau=0.0,
+             init="noise")
     window.film_strip.every.setValue(2)
     arrived = []
     window.host.partial.connect(lambda payload: arrived.append((type(payload).__name__, window.busy)))

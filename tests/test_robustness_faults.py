@@ -195,7 +195,8 @@ class StopAt:
         return self.evaluations - self.at_stop
 
 
-TWO_SCALES = ["--size", "48", "--start-size", "34", "--iterations", "2", "--iteration-growth", "1", "--device", "cpu"]
+TWO_SCALES = ["--size", "48", "--start-size", "34", "--iterations", "2", "--iteration-growth", "1", "--start-share", "0",
+              "--device", "cpu"]
 
 
 @pytest.fixture

@@ -37,8 +37,8 @@ def ready_window(qtbot, files, **changes) -> MainWindow:
     win = MainWindow()
     qtbot.addWidget(win)
     win.show()
-    settings = TransferSettings(size=48, start_size=34, iterations=2, iteration_growth=1.0, device="cpu", precision="fp32",
-                                preview_interval_ms=0).replace(**changes)
+    settings = TransferSettings(size=48, start_size=34, iterations=2, iteration_growth=1.0, start_share=0, device="cpu",
+                                precision="fp32", preview_interval_ms=0).replace(**changes)
     win.apply_settings(settings, with_images=False)
     assert win.load_content(str(content))
     win.style_pane.clear()
