@@ -12,10 +12,11 @@ schedules are judged alike. Writes a side-by-side sheet (whole images and 100 % 
     .venv/bin/python bench/bench_speed.py --photo-seeds 3   # each run on 3 copies of the photo: the spread
 
 --photo-seeds K runs every schedule on K copies of each photo: the photo itself, and K - 1 copies
-with each pixel moved by at most one level (seeded noise, invisible); each run is compared with the old run on the same copy, and medians with medians. A
-result that depends on where rounding happened to tip the optimisation shows up as a spread: on an
-H200, float32 runs of one schedule spread by 1.1 % at most this way, but bf16 runs of The Scream on
-the new schedule ended at 0.496, 0.527 and 0.533.
+with each pixel moved by at most one level (seeded noise, invisible); each run is compared with
+the old run on the same copy, and medians with medians. A result that depends on where rounding
+happened to tip the optimisation shows up as a spread: on an H200, float32 runs of one schedule
+spread by 1.1 % at most this way, but bf16 runs of The Scream on the previous default schedule ended
+at 0.496, 0.527 and 0.533.
 
 IMPASTO_CPU_BF16=0 measures the fp32 path on a CPU that has bf16. The objective is always judged
 on the CPU, so figures from a GPU run compare with a CPU run's.

@@ -3,18 +3,20 @@ coarse_content and start_share, now the default; this runs with both off and its
 
 relu4_2 at the output size sees the picture on a grid 8 output pixels apart; at a scale a quarter
 that size it sees the photo's layout 32 output pixels apart, so the coarse scales let the painting
-rebuild the mid-sized shapes the judged content term measures. This runs the 27 November schedule
-(28 iterations at 128 px) with the content layer replaced at the scales below the output size, and
-optionally other per-scale iteration counts, and prints the full objective (bench/quality.py) as
-bench_speed.py does.
+rebuild the mid-sized shapes the judged content term measures. This runs the previous default
+schedule (28 iterations at 128 px, relu4_2 everywhere) with the content layers replaced at the
+scales below the output size, and optionally other per-scale iteration counts, and prints the full
+objective (bench/quality.py) as bench_speed.py does. Today's default is
+``--layers 0.75:relu3_2+relu4_2 --counts 60,38,51,67,90``.
 
     .venv/bin/python bench/study_coarse_content.py PAIR [--layers 0.3:relu2_2,0.75:relu3_2]
         [--counts 60,38,51,67,90] [--photo-seed N] [--size 512]
 
 PAIR is starry, picasso, scream or shipwreck. --layers maps a scale's side as a fraction of the
-output's to a layer (or layers joined by +, each weighted 1): each scale takes the first entry whose fraction is at least its own (the last
-scale always keeps the look's layers). IMPASTO_CPU_BF16=0 measures the float32 path. README
-("What else was tried") has the figures of 27 November.
+output's to a layer (or layers joined by +, each weighted 1): each scale takes the first entry
+whose fraction is at least its own (the last scale always keeps the look's layers).
+IMPASTO_CPU_BF16=0 measures the float32 path. README ("How the default got here" and "What else
+was tried") has the figures of 27 November.
 """
 
 from __future__ import annotations

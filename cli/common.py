@@ -60,8 +60,8 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
         help="iterations at the first, coarsest scale as a share of --iterations (default %s; 0 = by "
              "--iteration-growth)" % DEFAULTS["start_share"])
     add("--coarse-content", action=argparse.BooleanOptionalAction,
-        help="take the content from shallower layers at the scales below the output size: one block "
-             "shallower, one more per further factor of 4 (default: on)")
+        help="at the scales below the output size (or --iteration-side) also take each content layer one "
+             "block shallower, at its own weight: relu4_2 adds relu3_2 (default: on)")
     add("--plateau", type=float, metavar="F",
         help="end a scale early once the loss falls less than this fraction per iteration (default %s; 0 = never)" % DEFAULTS["plateau"])
     add("--style-weights", type=float, nargs="+", metavar="W", help="blend weight of each style image")

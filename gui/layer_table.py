@@ -52,7 +52,7 @@ def layer_tooltip(layer: str, kind: str) -> str:
     role = DEPTH_ROLES[int(layer[4])]
     if kind == "content":
         use = ("how much of the photo's own arrangement at this depth is kept (the smaller scales at the start of "
-               "a run take it one or two depths shallower, where it is as fine in the picture)")
+               "a run also keep it one depth shallower, where it is as fine in the picture)")
     else:
         use = "how much of the painting's manner at this depth is painted in"
     return (f"{layer_name(layer)} — {role}: {use} (0 = not used). Shallow depths carry brushwork and "
